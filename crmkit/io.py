@@ -157,10 +157,16 @@ def _read_duckdb(path: Path, tables) -> tuple[dict[str, pd.DataFrame], list[str]
         names = [t for t in TABLES if t in present and (tables is None or t in tables)]
         if not names and tables is None:
             raise SourceError(f"{path}: the store holds no CRM table; run `crmkit demo` or load an extract.")
-        raw = {t: con.execute(f'SELECT * FROM "{t}"').df() for t in names}
+        raw = {t: _fetch_arrow(con.execute(f'SELECT * FROM "{t}"')).to_pandas() for t in names}
     finally:
         con.close()
     return raw, []
+
+
+def _fetch_arrow(cursor):
+    # through Arrow is about 4x faster than DuckDB's own pandas conversion for text columns
+    fetch = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table
+    return fetch()
 
 
 def read_raw(source=None, *, tables=None) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -244,6 +250,7 @@ def write_rejects(result: LoadResult, folder) -> Path:
 def save_store(data: CRMData, path=None, *, meta: dict | None = None) -> Path:
     """Write the tables of ``data`` into a DuckDB store (atomically: a new file replaces the old)."""
     import duckdb
+    import pyarrow as pa
 
     path = _resolve(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +261,7 @@ def save_store(data: CRMData, path=None, *, meta: dict | None = None) -> Path:
         con = duckdb.connect(tmp)
         try:
             for name, df in data.tables().items():
-                con.register("_frame", df)
+                con.register("_frame", pa.Table.from_pandas(df, preserve_index=False))
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
                 con.unregister("_frame")
             info = {"written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **(meta or {})}

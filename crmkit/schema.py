@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -292,6 +293,25 @@ def pandera_schema(table: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name=table, strict=False, coerce=False)
 
 
+def _dangling(child: pd.Series, parent: pd.Series) -> np.ndarray:
+    """Mask of non-null ``child`` values absent from ``parent`` (a hash anti-join in DuckDB;
+    pandas' ``isin`` on Arrow strings is several times slower at a million rows)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("child", pd.DataFrame({"v": child.astype("string").to_numpy(), "i": np.arange(len(child))}))
+        con.register("parent", pd.DataFrame({"v": parent.astype("string").dropna().to_numpy()}))
+        rows = con.execute(
+            "SELECT i FROM child WHERE v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent WHERE parent.v = child.v)"
+        ).fetchnumpy()["i"]
+    finally:
+        con.close()
+    mask = np.zeros(len(child), dtype=bool)
+    mask[np.asarray(rows, dtype=np.int64)] = True
+    return mask
+
+
 @dataclass
 class CRMData:
     """The container of the canonical tables; any table may be missing (``None``).
@@ -346,8 +366,7 @@ class CRMData:
                 parent_df = getattr(self, parent)
                 if col not in table.columns or parent_df is None or parent_col not in parent_df.columns:
                     continue
-                known = pd.Index(parent_df[parent_col].dropna().unique())
-                bad = table[col].notna() & ~table[col].isin(known)
+                bad = pd.Series(_dangling(table[col], parent_df[parent_col]), index=table.index)
                 msg = f"{col} not found in {parent}.{parent_col}"
                 reasons = reasons.mask(bad & reasons.isna(), msg)
             reasons = reasons.dropna()
