@@ -45,9 +45,14 @@ def _parse_params(params: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {name: value for name, value in params}
 
 
-def _print_report_runs(runs) -> None:
+def _print_report_runs(runs) -> bool:
+    """Print one line per run; return True when every run succeeded."""
     for run in runs:
-        click.echo(f"  {run.name:<24} {run.duration_s:6.1f} s  {run.html_path}")
+        if run.ok:
+            click.echo(f"  ok      {run.name:<24} {run.duration_s:6.1f} s  {run.html_path}")
+        else:
+            click.secho(f"  FAILED  {run.name:<24} {run.duration_s:6.1f} s  {run.error}", fg="red")
+    return all(run.ok for run in runs)
 
 
 def _dashboard_hint() -> str:
@@ -77,14 +82,17 @@ def run(customers: int, seed: int, store: Path | None) -> None:
         path = _demo(store, customers, seed, force=False)
         params = {"source": str(path)} if store else {}
         click.echo("Rendering the report pack …")
-        runs = report.run_all(params)
-        _print_report_runs(runs)
+        runs = report.run_all(params, raise_on_error=False)
+        all_ok = _print_report_runs(runs)
         index = report.build_index()
     except CrmkitError as err:
         _fail(err)
     click.echo(f"\nReport pack: {index}")
     click.echo(f"Open it in a browser: file://{index}")
     click.echo(_dashboard_hint())
+    if not all_ok:
+        click.secho("Some reports failed: the last good version of each is kept; read NAME.failed.ipynb beside it.", fg="red")
+        sys.exit(1)
 
 
 @main.command()
@@ -154,14 +162,16 @@ def report(name: str, params: tuple[tuple[str, str], ...], no_progress: bool) ->
             return
         parameters = _parse_params(params)
         if name == "all":
-            runs = rep.run_all(parameters, progress=not no_progress)
+            runs = rep.run_all(parameters, progress=not no_progress, raise_on_error=False)
         else:
             runs = [rep.run_report(name, parameters, progress=not no_progress)]
-        _print_report_runs(runs)
+        all_ok = _print_report_runs(runs)
         index = rep.build_index()
     except CrmkitError as err:
         _fail(err)
     click.echo(f"Report index: {index}")
+    if not all_ok:
+        sys.exit(1)
 
 
 @main.command()

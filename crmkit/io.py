@@ -152,6 +152,7 @@ def _read_duckdb(path: Path, tables) -> tuple[dict[str, pd.DataFrame], list[str]
         con = duckdb.connect(str(path), read_only=True)
     except Exception as err:
         raise SourceError(f"{path}: cannot open the DuckDB store ({type(err).__name__}: {err}).") from None
+    con.execute("SET enable_progress_bar = false")
     try:
         present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         names = [t for t in TABLES if t in present and (tables is None or t in tables)]
@@ -259,6 +260,7 @@ def save_store(data: CRMData, path=None, *, meta: dict | None = None) -> Path:
     os.unlink(tmp)  # duckdb wants to create the file itself
     try:
         con = duckdb.connect(tmp)
+        con.execute("SET enable_progress_bar = false")
         try:
             for name, df in data.tables().items():
                 con.register("_frame", pa.Table.from_pandas(df, preserve_index=False))

@@ -299,6 +299,7 @@ def _dangling(child: pd.Series, parent: pd.Series) -> np.ndarray:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         con.register("child", pd.DataFrame({"v": child.astype("string").to_numpy(), "i": np.arange(len(child))}))
         con.register("parent", pd.DataFrame({"v": parent.astype("string").dropna().to_numpy()}))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 # PyPI name -> conda-forge name, where they differ
@@ -20,7 +21,8 @@ def _pyproject_requirements() -> dict[str, str]:
     out = {}
     for text in reqs:
         req = Requirement(text)
-        out[CONDA_NAMES.get(req.name.lower(), req.name.lower())] = str(req.specifier)
+        name = canonicalize_name(req.name)
+        out[CONDA_NAMES.get(name, name)] = str(req.specifier)
     return out
 
 
@@ -31,7 +33,7 @@ def _conda_requirements() -> dict[str, str]:
         if isinstance(dep, dict):  # the pip: section
             continue
         m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", dep)
-        name, spec = m.group(1).lower(), m.group(2).replace(" ", "")
+        name, spec = canonicalize_name(m.group(1)), m.group(2).replace(" ", "")
         if name in ("python", "pip"):
             continue
         out[name] = str(Requirement(f"x{spec}").specifier) if spec else ""
