@@ -57,7 +57,7 @@ class ColumnSpec:
         words = {
             "id": "an identifier (text)",
             "str": "text",
-            "datetime": "a date or date-time",
+            "datetime": "a date or date-time as YYYY-MM-DD[ HH:MM:SS]",
             "float": "a number",
             "int": "a whole number",
             "bool": "true/false (or 1/0, yes/no)",
