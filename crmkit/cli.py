@@ -188,7 +188,13 @@ def dashboard(name: str, port: int | None, source: str | None, list_only: bool) 
             for n in dashboards.list_dashboards():
                 click.echo(n)
             return
-        dashboards.serve(name, port=port, source=source)
+        click.echo(f"Starting the {name!r} dashboard with Voila on 127.0.0.1 …")
+        dashboards.serve(
+            name,
+            port=port,
+            source=source,
+            on_ready=lambda url: click.echo(f"Dashboard {name!r}: open {url}  (Ctrl+C stops it)"),
+        )
     except CrmkitError as err:
         _fail(err)
 

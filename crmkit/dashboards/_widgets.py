@@ -1,0 +1,98 @@
+"""Private building blocks shared by the dashboards: page style, KPI tiles, message boxes.
+
+Everything here returns HTML strings; the apps put them into ``ipywidgets.HTML``.
+Text that comes from data (region names, error messages) is always escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+__all__ = ["PAGE_CSS", "header_html", "tile_html", "message_html", "format_money", "format_count"]
+
+# One stylesheet for every dashboard. Colours: a calm blue accent on white cards.
+PAGE_CSS = """
+<style>
+.crmkit-dash { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+               color: #1f2937; max-width: 1180px; margin: 0 auto; padding: 4px 8px 24px 8px; }
+.crmkit-dash .crmkit-header h1 { font-size: 26px; font-weight: 600; margin: 8px 0 4px 0; color: #111827; }
+.crmkit-dash .crmkit-header p { font-size: 14px; margin: 0 0 2px 0; color: #4b5563; line-height: 1.45; }
+.crmkit-dash .crmkit-header .crmkit-meta { font-size: 12px; color: #6b7280; }
+.crmkit-dash .crmkit-filters { background: #f3f4f6; border-radius: 8px; padding: 10px 14px;
+                               margin: 12px 0 14px 0; gap: 18px; align-items: center; flex-wrap: wrap; }
+.crmkit-dash .crmkit-filters .widget-label { font-weight: 600; color: #374151; }
+.crmkit-dash .crmkit-tiles { gap: 14px; flex-wrap: wrap; margin: 0 0 12px 0; }
+.crmkit-kpi { background: #ffffff; border: 1px solid #e5e7eb; border-top: 4px solid #2563eb;
+              border-radius: 8px; padding: 12px 16px 12px 16px; box-sizing: border-box;
+              min-width: 230px; box-shadow: 0 1px 2px rgba(0,0,0,0.05); }
+.crmkit-kpi .crmkit-kpi-label { font-size: 13px; font-weight: 600; text-transform: uppercase;
+                                letter-spacing: 0.04em; color: #4b5563; }
+.crmkit-kpi .crmkit-kpi-value { font-size: 30px; font-weight: 650; color: #111827; margin: 4px 0 2px 0;
+                                font-variant-numeric: tabular-nums; white-space: nowrap; }
+.crmkit-kpi .crmkit-kpi-unit { font-size: 13px; font-weight: 500; color: #6b7280; margin-left: 4px; }
+.crmkit-kpi .crmkit-kpi-help { font-size: 12.5px; color: #6b7280; line-height: 1.35; min-height: 2.7em; }
+.crmkit-message { border-radius: 8px; padding: 10px 14px; margin: 0 0 12px 0; font-size: 14px; line-height: 1.45; }
+.crmkit-message.crmkit-error { background: #fef2f2; border: 1px solid #fca5a5; color: #991b1b; }
+.crmkit-message.crmkit-info { background: #eff6ff; border: 1px solid #bfdbfe; color: #1e3a8a; }
+.crmkit-message code { background: rgba(0,0,0,0.06); padding: 1px 4px; border-radius: 4px; }
+.crmkit-dash .crmkit-chart { border: 1px solid #e5e7eb; border-radius: 8px; padding: 4px; background: #fff; }
+.crmkit-dash .crmkit-footer { font-size: 12px; color: #6b7280; margin-top: 8px; }
+</style>
+"""
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def header_html(title: str, subtitle: str, meta: str = "") -> str:
+    """The page title, one line on what the page answers, and an optional small meta line."""
+    meta_html = f'<p class="crmkit-meta">{_esc(meta)}</p>' if meta else ""
+    return (
+        f'{PAGE_CSS}<div class="crmkit-header"><h1>{_esc(title)}</h1>'
+        f"<p>{_esc(subtitle)}</p>{meta_html}</div>"
+    )
+
+
+def tile_html(key: str, label: str, value: str, help_text: str, unit: str = "") -> str:
+    """One KPI tile. ``data-kpi`` names the KPI so a browser test can find it."""
+    unit_html = f'<span class="crmkit-kpi-unit">{_esc(unit)}</span>' if unit else ""
+    return (
+        f'<div class="crmkit-kpi" data-kpi="{_esc(key)}">'
+        f'<div class="crmkit-kpi-label">{_esc(label)}</div>'
+        f'<div class="crmkit-kpi-value"><span class="crmkit-kpi-number">{_esc(value)}</span>{unit_html}</div>'
+        f'<div class="crmkit-kpi-help">{_esc(help_text)}</div></div>'
+    )
+
+
+def message_html(text: str, *, kind: str = "error", code: str | None = None) -> str:
+    """A message box; ``text`` is escaped, and ``code`` (a command to run) is shown in ``<code>``."""
+    body = _esc(text)
+    if code:
+        body = body.replace(_esc("{code}"), f"<code>{_esc(code)}</code>")
+    return f'<div class="crmkit-message crmkit-{kind}" role="{"alert" if kind == "error" else "status"}">{body}</div>'
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def format_money(value, currency: str, *, decimals: int = 0) -> str:
+    """``£1,234`` for a one-character symbol, ``1,234 CHF`` style for a code; ``–`` when undefined."""
+    if _missing(value):
+        return "–"
+    number = f"{float(value):,.{decimals}f}"
+    if not currency:
+        return number
+    return f"{currency}{number}" if len(currency) == 1 else f"{number} {currency}"
+
+
+def format_count(value) -> str:
+    """``1,234``; ``–`` when undefined."""
+    if _missing(value):
+        return "–"
+    return f"{int(round(float(value))):,}"
