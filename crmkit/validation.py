@@ -27,7 +27,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crmkit.errors import DataValidationError
-from crmkit.schema import DTYPES, TABLES, CRMData, ColumnSpec, pandera_schema
+from crmkit.schema import TABLES, CRMData, ColumnSpec, pandera_schema
 
 __all__ = ["ValidationReport", "ValidationResult", "validate", "validate_table", "REJECT_COLUMNS"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from _oracle import sql_kpis
 
 from crmkit import dashboards
 from crmkit.dashboards import OverviewApp
@@ -264,37 +265,6 @@ def test_an_unreadable_store_is_a_message_too(tmp_path):
 
 
 # --------------------------------------------------------------------------- the demo world from its store
-def _sql_kpis(store: Path, region=None, start=None, end=None) -> dict:
-    """The four tile numbers by SQL on the store, independent of crmkit's code."""
-    import duckdb
-
-    where, params = ["TRUE"], []
-    if region is not None:
-        where.append("customer_id IN (SELECT customer_id FROM customers WHERE region = ?)")
-        params.append(region)
-    if start is not None:
-        where.append("ordered_at >= CAST(? AS TIMESTAMP)")
-        params.append(start)
-    if end is not None:
-        where.append("ordered_at < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY")
-        params.append(end)
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        active, orders, revenue = con.execute(
-            "SELECT count(DISTINCT customer_id), count(DISTINCT order_id), coalesce(sum(amount), 0) "
-            f"FROM transactions WHERE {' AND '.join(where)}",
-            params,
-        ).fetchone()
-    finally:
-        con.close()
-    return {
-        "active_customers": active,
-        "orders": orders,
-        "revenue": float(revenue),
-        "avg_order_value": revenue / orders if orders else math.nan,
-    }
-
-
 @pytest.fixture(scope="module")
 def demo_app(demo_store):
     return OverviewApp(demo_store)
@@ -304,7 +274,7 @@ def test_demo_store_whole_period(demo_app, demo_store):
     demo_app.reset_filters()
     assert demo_app.message is None
     assert len(demo_app.regions) >= 2
-    assert_kpis(demo_app.kpis, _sql_kpis(demo_store))
+    assert_kpis(demo_app.kpis, sql_kpis(demo_store))
 
 
 @pytest.mark.parametrize("period", [(None, None), ("2024-01-01", "2024-06-30"), ("2025-03-15", "2025-03-15")])
@@ -312,10 +282,10 @@ def test_demo_store_every_region_and_period_matches_sql(demo_app, demo_store, pe
     start, end = period
     for region in demo_app.regions:
         demo_app.set_filters(region=region, start=start, end=end)
-        assert_kpis(demo_app.kpis, _sql_kpis(demo_store, region, start, end))
+        assert_kpis(demo_app.kpis, sql_kpis(demo_store, region, start, end))
     # the regions add up to the whole (every demo customer has a region)
     demo_app.set_filters(region=None)
-    assert_kpis(demo_app.kpis, _sql_kpis(demo_store, None, start, end))
+    assert_kpis(demo_app.kpis, sql_kpis(demo_store, None, start, end))
 
 
 def test_demo_store_chart_adds_up_to_the_revenue_tile(demo_app):
