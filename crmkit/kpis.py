@@ -80,18 +80,39 @@ def _orders(data: CRMData, regions) -> pd.DataFrame:
     return tx
 
 
+def _end_bound(end) -> tuple[pd.Timestamp, bool] | None:
+    """(bound, inclusive): a date without a time includes its whole day."""
+    if end is None or end == "":
+        return None
+    end_ts = pd.Timestamp(end)
+    if end_ts == end_ts.normalize():
+        return end_ts + pd.Timedelta(days=1), False
+    return end_ts, True
+
+
+def _before_end(times: pd.Series, end) -> pd.Series:
+    bound = _end_bound(end)
+    if bound is None:
+        return pd.Series(True, index=times.index)
+    ts, inclusive = bound
+    return times <= ts if inclusive else times < ts
+
+
 def _window(tx: pd.DataFrame, start, end) -> pd.DataFrame:
     if start is not None and start != "":
         tx = tx[tx["ordered_at"] >= pd.Timestamp(start)]
-    if end is not None and end != "":
-        # an end date includes the whole day
-        end_ts = pd.Timestamp(end)
-        if end_ts == end_ts.normalize():
-            end_ts = end_ts + pd.Timedelta(days=1)
-            tx = tx[tx["ordered_at"] < end_ts]
-        else:
-            tx = tx[tx["ordered_at"] <= end_ts]
-    return tx
+    return tx[_before_end(tx["ordered_at"], end)]
+
+
+def _customers_in(data: CRMData, regions) -> pd.DataFrame | None:
+    """The customers table restricted to regions (None when there is no usable customers table)."""
+    cust = data.customers
+    if cust is None or "created_at" not in cust.columns:
+        return None
+    regions = _normalise_regions(regions)
+    if regions is not None and "region" in cust.columns:
+        cust = cust[cust["region"].isin(regions)]
+    return cust
 
 
 def _n_orders(tx: pd.DataFrame) -> int:
@@ -143,12 +164,9 @@ def monthly_kpis(data: CRMData, *, start=None, end=None, regions=None) -> pd.Dat
 
 
 def _customer_base(data: CRMData, months: pd.DatetimeIndex, regions) -> pd.Series:
-    cust = data.customers
-    if cust is None or "created_at" not in cust.columns or len(months) == 0:
+    cust = _customers_in(data, regions)
+    if cust is None or len(months) == 0:
         return pd.Series(pd.NA, index=months, dtype="Int64")
-    regions = _normalise_regions(regions)
-    if regions is not None and "region" in cust.columns:
-        cust = cust[cust["region"].isin(regions)]
     created = np.sort(cust["created_at"].dropna().to_numpy())
     month_ends = (months + pd.offsets.MonthBegin(1)).to_numpy()
     counts = np.searchsorted(created, month_ends, side="left")
@@ -165,19 +183,8 @@ def kpi_summary(data: CRMData, *, start=None, end=None, regions=None) -> dict[st
     active = int(tx["customer_id"].nunique())
     orders = _n_orders(tx)
     revenue = float(tx["amount"].sum())
-    customers = np.nan
-    cust = data.customers
-    if cust is not None and "created_at" in cust.columns:
-        regs = _normalise_regions(regions)
-        if regs is not None and "region" in cust.columns:
-            cust = cust[cust["region"].isin(regs)]
-        if end is not None and end != "":
-            end_ts = pd.Timestamp(end)
-            if end_ts == end_ts.normalize():
-                end_ts = end_ts + pd.Timedelta(days=1)
-            customers = int((cust["created_at"] < end_ts).sum())
-        else:
-            customers = int(len(cust))
+    cust = _customers_in(data, regions)
+    customers = np.nan if cust is None else int(_before_end(cust["created_at"], end).sum())
     return {
         "customers": customers,
         "active_customers": active,
