@@ -65,18 +65,24 @@ def _normalise_regions(regions: str | Iterable[str] | None) -> list[str] | None:
     return regions or None
 
 
-def _orders(data: CRMData, regions) -> pd.DataFrame:
-    """Transactions with the first-ever order month per customer, restricted to regions."""
+def _orders(data: CRMData, regions, *, with_months: bool = False) -> pd.DataFrame:
+    """Transactions of the customers in ``regions``; with ``month`` and ``first_month``
+    (the customer's first-ever order month, over the whole history) when asked."""
     tx = _require(data, "transactions", ["customer_id", "ordered_at", "amount"])
     cols = ["customer_id", "ordered_at", "amount"] + (["order_id"] if "order_id" in tx.columns else [])
     tx = tx[cols]
-    first = tx.groupby("customer_id", observed=True)["ordered_at"].transform("min")
-    tx = tx.assign(month=tx["ordered_at"].dt.to_period("M").dt.to_timestamp(), first_month=first.dt.to_period("M").dt.to_timestamp())
     regions = _normalise_regions(regions)
     if regions is not None:
         cust = _require(data, "customers", ["customer_id", "region"])
         ids = cust.loc[cust["region"].isin(regions), "customer_id"]
         tx = tx[tx["customer_id"].isin(ids)]
+    if with_months:
+        # a region holds whole customers, so the first order is the same before or after filtering
+        first = tx.groupby("customer_id", observed=True)["ordered_at"].transform("min")
+        tx = tx.assign(
+            month=tx["ordered_at"].dt.to_period("M").dt.to_timestamp(),
+            first_month=first.dt.to_period("M").dt.to_timestamp(),
+        )
     return tx
 
 
@@ -138,7 +144,7 @@ def monthly_kpis(data: CRMData, *, start=None, end=None, regions=None) -> pd.Dat
     created by the month's end), ``active_customers``, ``new_customers``,
     ``returning_customers``, ``orders``, ``revenue`` and ``avg_order_value``.
     """
-    tx = _window(_orders(data, regions), start, end)
+    tx = _window(_orders(data, regions, with_months=True), start, end)
     grouped = tx.groupby("month")
     out = pd.DataFrame(
         {
