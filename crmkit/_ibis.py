@@ -17,7 +17,15 @@ import pyarrow as pa
 
 from crmkit.errors import DataValidationError, ParameterError
 
-__all__ = ["as_table", "check_datetime", "check_numeric", "to_naive_timestamp", "timestamp_literal"]
+__all__ = [
+    "as_table",
+    "table_of",
+    "check_datetime",
+    "check_numeric",
+    "to_naive_timestamp",
+    "timestamp_literal",
+    "date_literal",
+]
 
 
 def _names(columns) -> str:
@@ -48,9 +56,9 @@ def as_table(obj, *, what: str, columns: Mapping[str, str]) -> ibis.Table:
         )
     for col, arg in columns.items():
         if col not in found:
+            fix = f"Rename the column or pass {arg}='<your column>'." if arg else "Rename the column to the data model's name."
             raise DataValidationError(
-                f"{what}: expected a column {col!r}, found columns {_names(found) or 'none'}. "
-                f"Rename the column or pass {arg}='<your column>'."
+                f"{what}: expected a column {col!r}, found columns {_names(found) or 'none'}. {fix}"
             )
     if isinstance(obj, pd.DataFrame):
         return ibis.memtable(_to_arrow(obj[list(dict.fromkeys(columns))], what=what))
@@ -122,6 +130,35 @@ def to_naive_timestamp(value, *, name: str) -> pd.Timestamp:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts
+
+
+def table_of(data, name: str, columns, optional=()) -> ibis.Table | None:
+    """Table ``name`` of ``data`` as an Ibis table with ``columns``, or None if the table is absent.
+
+    ``data`` is a :class:`~crmkit.schema.CRMData` (its frames become memtables on Ibis'
+    default DuckDB), a :class:`crmkit.io.Connection` (tables stay on their engine), or a
+    mapping of table name to DataFrame or Ibis table. Of a DataFrame only ``columns`` and
+    those of ``optional`` that exist are converted; a missing column of ``columns``
+    raises :class:`~crmkit.errors.DataValidationError` naming table and column.
+    """
+    if isinstance(data, Mapping):
+        obj = data.get(name)
+    elif hasattr(data, "tables") and callable(data.tables):
+        obj = data.tables().get(name)
+    else:
+        raise ParameterError(
+            f"data: expected CRMData, a crmkit.io.Connection or a mapping of tables, found {type(data).__name__}."
+        )
+    if obj is None:
+        return None
+    found = set(obj.columns) if isinstance(obj, (pd.DataFrame, ibis.Table)) else set()
+    wanted = list(columns) + [c for c in optional if c in found and c not in columns]
+    return as_table(obj, what=name, columns={c: "" for c in wanted})
+
+
+def date_literal(ts: pd.Timestamp) -> ibis.Scalar:
+    """An Ibis date literal for the calendar day of ``ts``."""
+    return ibis.literal(ts.date(), type=dt.date)
 
 
 def timestamp_literal(ts: pd.Timestamp) -> ibis.Scalar:

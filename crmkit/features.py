@@ -21,16 +21,26 @@ b                  0.0      0.0  2.0             0.0
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from crmkit._ibis import as_table, check_datetime, check_numeric, timestamp_literal, to_naive_timestamp
-from crmkit.errors import ParameterError
+from crmkit._ibis import (
+    as_table,
+    check_datetime,
+    check_numeric,
+    date_literal,
+    table_of,
+    timestamp_literal,
+    to_naive_timestamp,
+)
+from crmkit.errors import DataValidationError, ParameterError
+from crmkit.schema import CONTACT_CHANNELS
 
-__all__ = ["TIME_UNITS", "rfm_summary", "customer_table_expr"]
+__all__ = ["TIME_UNITS", "rfm_summary", "customer_table_expr", "customer_features", "customer_features_expr"]
 
 
 @dataclass(frozen=True)
@@ -251,5 +261,230 @@ def rfm_summary(
     result = expr.to_pyarrow().to_pandas()
     columns = _COLUMNS if monetary_col is not None else _COLUMNS[:-1]
     result = result.set_index("customer_id")[columns].astype("float64")
+    result.columns.name = None
+    return result
+
+
+# ------------------------------------------------------------------ customer features
+
+
+def _suffix(value) -> str:
+    """A category or channel value as a column-name suffix: lower case, ``_`` for the rest."""
+    return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "unknown"
+
+
+def _as_of_bounds(data, as_of) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(as-of day, exclusive end): everything before the day after ``as_of`` counts."""
+    if as_of is None or as_of == "":
+        tx = table_of(data, "transactions", ["ordered_at"])
+        if tx is None:
+            raise ParameterError("as_of: give a date; without a transactions table there is no last order to default to.")
+        last = tx.ordered_at.max().to_pyarrow().as_py()
+        if last is None:
+            raise ParameterError("as_of: give a date; the transactions table has no dated order to default to.")
+        day = pd.Timestamp(last).normalize()
+    else:
+        day = to_naive_timestamp(as_of, name="as_of").normalize()
+    return day, day + pd.Timedelta(days=1)
+
+
+def _distinct(column: ir.Column) -> list:
+    values = column.name("v").as_table().distinct().to_pyarrow().column("v").to_pylist()
+    return sorted(v for v in values if v is not None)
+
+
+def _grouped_by_suffix(values: list) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for v in values:
+        groups.setdefault(_suffix(v), []).append(v)
+    return groups
+
+
+def customer_features_expr(data, as_of=None, *, window_days: int = 90) -> ibis.Table:
+    """The Ibis expression behind :func:`customer_features`, before it is executed.
+
+    Two small queries run here to fix its shape: the distinct product categories and
+    sales channels before ``as_of`` (one column each), and the last order's date when
+    ``as_of`` is not given. The customer-level aggregation itself is not run.
+    """
+    if not isinstance(window_days, int) or isinstance(window_days, bool) or window_days < 1:
+        raise ParameterError(f"window_days: expected a whole number of days ≥ 1, found {window_days!r}.")
+    day, end = _as_of_bounds(data, as_of)
+    end_lit = timestamp_literal(end)
+    since = timestamp_literal(end - pd.Timedelta(days=window_days))
+    today = date_literal(day)
+    w = f"{window_days}d"
+
+    customers = table_of(data, "customers", ["customer_id", "created_at"], ["region", "acquisition_channel"])
+    if customers is None:
+        raise DataValidationError("customers: the table is required for customer features but is missing from the data.")
+    check_datetime(customers, "created_at", what="customers")
+    base = customers.filter(customers.created_at < end_lit)
+    out = base.select(
+        "customer_id",
+        region=base.region.cast("string") if "region" in base.columns else ibis.null("string"),
+        acquisition_channel=(
+            base.acquisition_channel.cast("string") if "acquisition_channel" in base.columns else ibis.null("string")
+        ),
+        tenure_days=today.delta(base.created_at.date(), unit="day").cast("float64"),
+    )
+    fill: dict[str, float] = {}
+
+    tx = table_of(data, "transactions", ["order_id", "customer_id", "ordered_at", "amount"], ["category", "sales_channel"])
+    if tx is not None:
+        check_datetime(tx, "ordered_at", what="transactions")
+        check_numeric(tx, "amount", what="transactions")
+        tx = tx.filter(tx.ordered_at < end_lit, tx.customer_id.notnull())
+        amount = tx.amount.cast("float64").fill_null(0.0)
+        recent = tx.ordered_at >= since
+        aggs = {
+            "orders": tx.order_id.nunique().cast("float64"),
+            "revenue": amount.sum(),
+            "first_order": tx.ordered_at.min(),
+            "last_order": tx.ordered_at.max(),
+            f"orders_{w}": tx.order_id.nunique(where=recent).cast("float64"),
+            f"revenue_{w}": amount.sum(where=recent),
+        }
+        shares: dict[str, tuple[str, str]] = {}
+        if "category" in tx.columns:
+            cat = tx.category.cast("string")
+            for suffix, values in _grouped_by_suffix(_distinct(cat)).items():
+                aggs[f"_rev__{suffix}"] = amount.sum(where=cat.isin(values))
+                shares[f"category_share__{suffix}"] = (f"_rev__{suffix}", "revenue")
+        if "sales_channel" in tx.columns:
+            ch = tx.sales_channel.cast("string")
+            for suffix, values in _grouped_by_suffix(_distinct(ch)).items():
+                aggs[f"_ord__{suffix}"] = tx.order_id.nunique(where=ch.isin(values)).cast("float64")
+                shares[f"sales_channel_share__{suffix}"] = (f"_ord__{suffix}", "orders")
+        per = tx.group_by("customer_id").aggregate(**aggs)
+        cols = {
+            "orders": per.orders,
+            "revenue": per.revenue.fill_null(0.0),
+            "avg_order_value": per.revenue.fill_null(0.0) / per.orders,
+            "days_since_first_order": today.delta(per.first_order.date(), unit="day").cast("float64"),
+            "days_since_last_order": today.delta(per.last_order.date(), unit="day").cast("float64"),
+            f"orders_{w}": per[f"orders_{w}"],
+            f"revenue_{w}": per[f"revenue_{w}"].fill_null(0.0),
+        }
+        for name, (num, den) in shares.items():
+            total = per[den].fill_null(0.0)
+            cols[name] = ibis.ifelse(total > 0, per[num].fill_null(0.0) / total, 0.0)
+        per = per.select("customer_id", **cols)
+        out = out.left_join(per, "customer_id").drop("customer_id_right")
+        fill.update({c: 0.0 for c in cols if c not in ("avg_order_value", "days_since_first_order", "days_since_last_order")})
+
+    inter = table_of(data, "interactions", ["customer_id", "at"], ["direction"])
+    if inter is not None:
+        check_datetime(inter, "at", what="interactions")
+        inter = inter.filter(inter.at < end_lit, inter.at >= since, inter.customer_id.notnull())
+        if "direction" in inter.columns:
+            direction = inter.direction.cast("string")
+            per = inter.group_by("customer_id").aggregate(
+                **{
+                    f"contacts_outbound_{w}": inter.count(where=direction == "outbound").cast("float64"),
+                    f"contacts_inbound_{w}": inter.count(where=direction == "inbound").cast("float64"),
+                }
+            )
+        else:
+            per = inter.group_by("customer_id").aggregate(**{f"contacts_{w}": inter.count().cast("float64")})
+        out = out.left_join(per, "customer_id").drop("customer_id_right")
+        fill.update({c: 0.0 for c in per.columns if c != "customer_id"})
+
+    tickets = table_of(data, "tickets", ["customer_id", "opened_at"], ["csat"])
+    if tickets is not None:
+        check_datetime(tickets, "opened_at", what="tickets")
+        tickets = tickets.filter(tickets.opened_at < end_lit, tickets.customer_id.notnull())
+        aggs = {
+            f"tickets_{w}": tickets.count(where=tickets.opened_at >= since).cast("float64"),
+            "tickets_total": tickets.count().cast("float64"),
+        }
+        if "csat" in tickets.columns:
+            aggs["csat_mean"] = tickets.csat.cast("float64").mean()
+        per = tickets.group_by("customer_id").aggregate(**aggs)
+        out = out.left_join(per, "customer_id").drop("customer_id_right")
+        fill.update({f"tickets_{w}": 0.0, "tickets_total": 0.0})
+
+    consents = table_of(data, "consents", ["customer_id", "channel", "granted"])
+    if consents is not None:
+        ch = consents.channel.cast("string")
+        granted = consents.granted.cast("int32")
+        # Several rows for one customer and channel: granted only if every row grants.
+        per = consents.group_by("customer_id").aggregate(
+            **{f"consent__{c}": granted.min(where=ch == c).cast("float64") for c in CONTACT_CHANNELS}
+        )
+        out = out.left_join(per, "customer_id").drop("customer_id_right")
+        fill.update({f"consent__{c}": 0.0 for c in CONTACT_CHANNELS})
+
+    if fill:
+        out = out.mutate(**{c: out[c].fill_null(v) for c, v in fill.items()})
+    return out.order_by("customer_id")
+
+
+def customer_features(data, as_of=None, *, window_days: int = 90) -> pd.DataFrame:
+    """One row per customer with the behaviour segmentation and propensity models start from.
+
+    Computed as one Ibis query where the data lives (Ibis' default DuckDB for a
+    :class:`~crmkit.schema.CRMData`; the engine itself for a :class:`crmkit.io.Connection`),
+    using only rows dated on or before ``as_of``; only the customer-level result is
+    collected. A table missing from ``data`` means its columns are absent, not an error
+    (only ``customers`` is required).
+
+    Parameters
+    ----------
+    data : CRMData, crmkit.io.Connection or mapping of table name to DataFrame / Ibis table
+        The CRM tables.
+    as_of : date-like, optional
+        The as-of day: everything up to the end of that day counts, nothing after it.
+        Default: the day of the last order.
+    window_days : int, default 90
+        Length of the recent window (the ``*_90d`` columns; the suffix follows it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (ascending), one row per customer created on or before
+        ``as_of``. Columns, float64 unless said:
+
+        - ``region``, ``acquisition_channel`` (str, may be missing); ``tenure_days``
+          (whole days from the day the customer was created to ``as_of``);
+        - from transactions: ``orders`` (distinct order ids), ``revenue``,
+          ``avg_order_value``, ``days_since_first_order``, ``days_since_last_order``
+          (these three NaN without orders), ``orders_90d``, ``revenue_90d``,
+          ``category_share__<category>`` (share of revenue), ``sales_channel_share__<channel>``
+          (share of orders); shares are 0 without orders and suffixes are lower-cased
+          values with ``_`` for anything not a letter or digit;
+        - from interactions: ``contacts_outbound_90d``, ``contacts_inbound_90d``;
+        - from tickets: ``tickets_90d``, ``tickets_total``, ``csat_mean`` (NaN without a
+          rated ticket);
+        - from consents: ``consent__<channel>`` for every contact channel, 1.0 when
+          granted (on every row for that customer and channel), else 0.0. Consents carry
+          no history, so this is the current state, not the state at ``as_of``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crmkit.schema import CRMData
+    >>> data = CRMData(
+    ...     customers=pd.DataFrame({"customer_id": ["a", "b", "c"],
+    ...                             "created_at": pd.to_datetime(["2024-01-01", "2024-01-10", "2024-03-01"])}),
+    ...     transactions=pd.DataFrame({"order_id": ["1", "2", "3"], "customer_id": ["a", "a", "b"],
+    ...                                "ordered_at": pd.to_datetime(["2024-01-05", "2024-01-30", "2024-02-01"]),
+    ...                                "amount": [10.0, 30.0, 5.0], "category": ["Home", "Toys", "Home"]}))
+    >>> f = customer_features(data, as_of="2024-01-31")
+    >>> f[["tenure_days", "orders", "revenue", "days_since_last_order"]]
+                 tenure_days  orders  revenue  days_since_last_order
+    customer_id
+    a                   30.0     2.0     40.0                    1.0
+    b                   21.0     0.0      0.0                    NaN
+    >>> f["category_share__toys"].tolist()
+    [0.75, 0.0]
+    """
+    expr = customer_features_expr(data, as_of, window_days=window_days)
+    result = expr.to_pyarrow().to_pandas()
+    result = result.set_index("customer_id")
+    for col in ("region", "acquisition_channel"):
+        result[col] = result[col].astype("string")
+    floats = [c for c in result.columns if c not in ("region", "acquisition_channel")]
+    result[floats] = result[floats].astype("float64")
     result.columns.name = None
     return result

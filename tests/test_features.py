@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit.errors import DataValidationError, ParameterError
+from crmkit import features
 from crmkit.features import TIME_UNITS, customer_table_expr, rfm_summary
+from crmkit.schema import CRMData
 
 COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
@@ -359,3 +361,77 @@ def test_bad_arguments():
         rfm_summary(tx, observation_end="soon")
     with pytest.raises(ParameterError, match="transactions: expected a pandas DataFrame or an ibis Table, found list"):
         rfm_summary([("a", "2024-01-02", 2.0)])
+
+
+# ---------------------------------------------------------------- customer_features
+
+
+def _oracle_features(data, as_of: str, window: int = 90) -> pd.DataFrame:
+    """customer_features re-derived with plain pandas, column by column."""
+    day = pd.Timestamp(as_of)
+    end = day + pd.Timedelta(days=1)
+    since = end - pd.Timedelta(days=window)
+    cust = data.customers[data.customers["created_at"] < end].set_index("customer_id").sort_index()
+    out = pd.DataFrame(index=cust.index)
+    out["tenure_days"] = (day - cust["created_at"].dt.normalize()).dt.days.astype(float)
+    tx = data.transactions[data.transactions["ordered_at"] < end]
+    g = tx.groupby("customer_id")
+    out["orders"] = g["order_id"].nunique().reindex(out.index).fillna(0).astype(float)
+    out["revenue"] = g["amount"].sum().reindex(out.index).fillna(0.0)
+    out["avg_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+    out["days_since_last_order"] = (day - g["ordered_at"].max().dt.normalize()).dt.days.reindex(out.index).astype(float)
+    recent = tx[tx["ordered_at"] >= since].groupby("customer_id")
+    out["orders_90d"] = recent["order_id"].nunique().reindex(out.index).fillna(0).astype(float)
+    rev_cat = tx.pivot_table(index="customer_id", columns="category", values="amount", aggfunc="sum", fill_value=0.0)
+    share = rev_cat.div(rev_cat.sum(axis=1), axis=0).reindex(out.index).fillna(0.0)
+    for cat in share.columns:
+        out[f"category_share__{str(cat).lower()}"] = share[cat]
+    inter = data.interactions[(data.interactions["at"] < end) & (data.interactions["at"] >= since)]
+    out["contacts_outbound_90d"] = (
+        inter[inter["direction"] == "outbound"].groupby("customer_id").size().reindex(out.index).fillna(0).astype(float)
+    )
+    tk = data.tickets[data.tickets["opened_at"] < end]
+    out["tickets_total"] = tk.groupby("customer_id").size().reindex(out.index).fillna(0).astype(float)
+    out["csat_mean"] = tk.groupby("customer_id")["csat"].mean().reindex(out.index).astype(float)
+    cons = data.consents.pivot_table(index="customer_id", columns="channel", values="granted", aggfunc="min")
+    out["consent__email"] = cons["email"].reindex(out.index).astype(float).fillna(0.0)
+    return out
+
+
+def test_customer_features_match_a_pandas_oracle(small_world):
+    got = features.customer_features(small_world.data, as_of="2025-03-31")
+    want = _oracle_features(small_world.data, "2025-03-31")
+    assert list(got.index) == list(want.index)
+    assert len(got) < len(small_world.data.customers)  # customers created later are left out
+    for col in want.columns:
+        np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-9, err_msg=col)
+    shares = got.filter(like="category_share__").sum(axis=1)
+    np.testing.assert_allclose(shares[got["orders"] > 0], 1.0)
+
+
+def test_customer_features_ignore_everything_after_as_of(small_world):
+    data = small_world.data
+    before = features.customer_features(data, as_of="2025-03-31")
+    cut = pd.Timestamp("2025-04-01")
+    trimmed = CRMData(
+        customers=data.customers[data.customers["created_at"] < cut],
+        transactions=data.transactions[data.transactions["ordered_at"] < cut],
+        interactions=data.interactions[data.interactions["at"] < cut],
+        tickets=data.tickets[data.tickets["opened_at"] < cut],
+        consents=data.consents,
+    )
+    after = features.customer_features(trimmed, as_of="2025-03-31")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_customer_features_with_missing_tables_have_fewer_columns():
+    data = CRMData(
+        customers=pd.DataFrame({"customer_id": ["a"], "created_at": pd.to_datetime(["2024-01-01"])}),
+    )
+    got = features.customer_features(data, as_of="2024-02-01")
+    assert list(got.columns) == ["region", "acquisition_channel", "tenure_days"]
+    assert got.loc["a", "tenure_days"] == 31.0
+    with pytest.raises(ParameterError, match="as_of"):
+        features.customer_features(data)  # no transactions to default the date from
+    with pytest.raises(DataValidationError, match="customers: the table is required"):
+        features.customer_features(CRMData(transactions=pd.DataFrame({"order_id": [], "customer_id": []})), as_of="2024-01-01")
