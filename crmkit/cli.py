@@ -6,6 +6,7 @@ absent, render the report pack, and say where to look. The other commands are it
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -100,22 +101,38 @@ def run(customers: int, seed: int, store: Path | None) -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed; the same seed gives the same world.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="DuckDB file to write [default: data/crmkit.duckdb].")
+@click.option("--to", "to_url", default=None, metavar="URL",
+              help="Write to this engine instead: duckdb:///path.duckdb, postgresql://user@host:port/db "
+                   "(password in PGPASSWORD), or a Spark master such as 'local[*]' (Parquet under ?path=, "
+                   "default data/lake). Existing CRM tables there are replaced.")
 @click.option("--force", is_flag=True, help="Rebuild even if the store exists.")
-def demo(customers: int, seed: int, store: Path | None, force: bool) -> None:
-    """Build the seeded demo world (all eight tables) into the DuckDB store."""
+def demo(customers: int, seed: int, store: Path | None, to_url: str | None, force: bool) -> None:
+    """Build the seeded demo world (all eight tables) into the DuckDB store, or into any engine with --to."""
     try:
-        _demo(store, customers, seed, force)
+        if to_url is None:
+            _demo(store, customers, seed, force)
+            return
+        from crmkit import io, synth
+
+        click.echo(f"Building the demo world ({customers:,} customers, seed {seed}) …")
+        t0 = time.perf_counter()
+        world = synth.demo_world(n_customers=customers, seed=seed, progress=True)
+        click.echo(f"Writing it to {io.mask_url(to_url)} …")
+        where = io.write_tables(world.data, to_url, meta={"kind": "demo", "n_customers": customers, "seed": seed})
+        click.echo(f"Done in {time.perf_counter() - t0:,.1f} s: {where}")
+        click.echo(f"Use it with: crmkit report customer_overview --data '{where}'")
     except CrmkitError as err:
         _fail(err)
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=False, path_type=Path))
+@click.argument("path")
 @click.option("--rejects", "rejects_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the set-aside rows [default: data/rejects/<source name>].")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row is set aside.")
-def validate(path: Path, rejects_dir: Path | None, strict: bool) -> None:
-    """Load and validate a client extract: a folder of CSV/Parquet files, an .xlsx workbook or a .duckdb store.
+def validate(path: str, rejects_dir: Path | None, strict: bool) -> None:
+    """Load and validate a client extract: a folder of CSV/Parquet files, an .xlsx workbook, a .duckdb store
+    or an engine URL (postgresql://user@host/db, local[*]?path=…).
 
     Prints the validation summary and writes the rejects (rows set aside, with row
     number, column and reason). The extract itself is never modified.
@@ -136,7 +153,8 @@ def validate(path: Path, rejects_dir: Path | None, strict: bool) -> None:
     for note in rep.notes:
         click.echo(f"  note: {note}")
     if rep.rows_set_aside:
-        folder = rejects_dir or (config.data_dir() / "rejects" / Path(path).stem)
+        stem = re.sub(r"[^\w.-]+", "_", io.mask_url(path)).strip("_") if io.is_url(path) else Path(path).stem
+        folder = rejects_dir or (config.data_dir() / "rejects" / stem)
         io.write_rejects(result, folder)
         click.echo(f"Rejects written to {folder}/ (rejects.csv: one line per row set aside; <table>.csv: the rows as read).")
         if strict:
@@ -147,8 +165,11 @@ def validate(path: Path, rejects_dir: Path | None, strict: bool) -> None:
 @click.argument("name")
 @click.option("-p", "--parameter", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="Set a notebook parameter (repeatable), e.g. -p start 2024-01-01.")
+@click.option("--data", "data_url", default=None, metavar="SOURCE",
+              help="Data source for the report(s), the same as -p source SOURCE: a store, folder or workbook path, "
+                   "or an engine URL (postgresql://user@host/db with the password in PGPASSWORD, local[*] …).")
 @click.option("--no-progress", is_flag=True, help="Hide the cell progress bar.")
-def report(name: str, params: tuple[tuple[str, str], ...], no_progress: bool) -> None:
+def report(name: str, params: tuple[tuple[str, str], ...], data_url: str | None, no_progress: bool) -> None:
     """Render report NAME (a notebook in notebooks/) or `all` into reports/, and rebuild reports/index.html.
 
     Use `crmkit report list` to see the reports.
@@ -161,6 +182,8 @@ def report(name: str, params: tuple[tuple[str, str], ...], no_progress: bool) ->
                 click.echo(n)
             return
         parameters = _parse_params(params)
+        if data_url is not None:
+            parameters["source"] = data_url
         if name == "all":
             runs = rep.run_all(parameters, progress=not no_progress, raise_on_error=False)
         else:
@@ -177,7 +200,8 @@ def report(name: str, params: tuple[tuple[str, str], ...], no_progress: bool) ->
 @main.command()
 @click.argument("name", default="overview")
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 [default: a free one].")
-@click.option("--source", default=None, help="Data source for the dashboard [default: the embedded store].")
+@click.option("--data", "--source", "source", default=None, metavar="SOURCE",
+              help="Data source for the dashboard: a store path or an engine URL [default: the embedded store].")
 @click.option("--list", "list_only", is_flag=True, help="List the dashboards and exit.")
 def dashboard(name: str, port: int | None, source: str | None, list_only: bool) -> None:
     """Serve dashboard NAME with Voila on 127.0.0.1 (sources hidden) and print its URL."""

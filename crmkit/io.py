@@ -6,7 +6,11 @@ A source is one of
   (``customers.csv``, ``transactions.parquet`` …);
 - an Excel workbook (``.xlsx``), one sheet per table;
 - a DuckDB file (``.duckdb``), one table per canonical table — the embedded store
-  that ``crmkit demo`` writes to ``data/crmkit.duckdb``.
+  that ``crmkit demo`` writes to ``data/crmkit.duckdb``;
+- an engine URL — ``duckdb:///path.duckdb``, ``postgresql://user@host:port/db``, a
+  Spark master such as ``local[*]`` — whose tables are read in place (see
+  :func:`connect`, which gives the tables as Ibis expressions on the engine, and
+  :func:`write_tables`, which writes a :class:`~crmkit.schema.CRMData` to any engine).
 
 Raw files are never modified. Rows that fail validation are set aside with their
 reason (see :mod:`crmkit.validation`); a whole-file problem raises one clear error.
@@ -32,11 +36,17 @@ from pathlib import Path
 import pandas as pd
 
 from crmkit import config
+from crmkit._engines import Connection, connect, is_url, mask_url, write_tables
 from crmkit.errors import SourceError
 from crmkit.schema import TABLES, CRMData
 from crmkit.validation import ValidationReport, validate
 
 __all__ = [
+    "Connection",
+    "connect",
+    "is_url",
+    "mask_url",
+    "write_tables",
     "LoadResult",
     "load",
     "read_raw",
@@ -170,17 +180,28 @@ def _fetch_arrow(cursor):
     return fetch()
 
 
+def _read_engine(url: str, tables) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    with connect(url) as con:
+        names = [t for t in TABLES if t in con.tables() and (tables is None or t in tables)]
+        if not names and tables is None:
+            raise SourceError(f"{con.url}: holds no CRM table; load one with `crmkit demo --to URL`.")
+        raw = {t: con.table(t).to_pyarrow().to_pandas() for t in names}
+    return raw, []
+
+
 def read_raw(source=None, *, tables=None) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read a source's tables as they are, without validation. Returns (tables, notes)."""
-    path = _resolve(source)
-    if not path.exists():
-        hint = " Run `crmkit demo` to build the demo store." if path == config.default_store() else ""
-        raise SourceError(f"{path}: no such file or folder.{hint}")
     if tables is not None:
         tables = list(tables)
         unknown = [t for t in tables if t not in TABLES]
         if unknown:
             raise SourceError(f"{', '.join(unknown)}: not CRM tables; expected names among {', '.join(TABLES)}.")
+    if is_url(source):
+        return _read_engine(source, tables)
+    path = _resolve(source)
+    if not path.exists():
+        hint = " Run `crmkit demo` to build the demo store." if path == config.default_store() else ""
+        raise SourceError(f"{path}: no such file or folder.{hint}")
     if path.is_dir():
         return _read_folder(path, tables)
     suffix = path.suffix.lower()
@@ -205,8 +226,9 @@ def load(source=None, *, tables=None) -> LoadResult:
 
     Parameters
     ----------
-    source : path-like, optional
-        Folder of CSV/Parquet files, ``.xlsx`` workbook or ``.duckdb`` store;
+    source : path-like or str, optional
+        Folder of CSV/Parquet files, ``.xlsx`` workbook, ``.duckdb`` store, or an engine
+        URL (``postgresql://…``, ``local[*]`` …: the tables are read from the engine);
         ``None`` or ``""`` means the embedded default store (``data/crmkit.duckdb``).
     tables : list of str, optional
         Read only these tables (references to tables not read are not checked).
@@ -224,14 +246,14 @@ def load(source=None, *, tables=None) -> LoadResult:
     DataValidationError
         A table lacks a required column.
     """
-    path = _resolve(source)
-    raw, notes = read_raw(path, tables=tables)
-    result = validate(raw, source=str(path))
+    path = mask_url(source) if is_url(source) else str(_resolve(source))
+    raw, notes = read_raw(source if is_url(source) else path, tables=tables)
+    result = validate(raw, source=path)
     report = ValidationReport(
         source=result.report.source, counts=result.report.counts, reasons=result.report.reasons, notes=tuple(notes)
     )
     return LoadResult(
-        data=result.data, report=report, rejects=result.rejects, rejected_rows=result.rejected_rows, source=str(path)
+        data=result.data, report=report, rejects=result.rejects, rejected_rows=result.rejected_rows, source=path
     )
 
 

@@ -331,13 +331,14 @@ def convert_parameters(
 # --------------------------------------------------------------------------- kernel
 
 
-def _clean_kernel_manager(cwd: Path, ipython_dir: Path, log):
+def _clean_kernel_manager(cwd: Path, ipython_dir: Path, log, secrets: Mapping[str, str] | None = None):
     """A kernel manager class that starts the kernel in ``cwd`` with a clean environment.
 
     The kernel inherits the caller's environment minus what would make a report depend
     on who runs it: IPython profile and startup files (a fresh ``IPYTHONDIR``),
     ``PYTHONSTARTUP``, a parent Jupyter's plotting backend and session variables.
-    The ``python3`` kernel runs on this interpreter (``sys.executable``).
+    The ``python3`` kernel runs on this interpreter (``sys.executable``). ``secrets``
+    (e.g. ``PGPASSWORD``) are added to the kernel's environment only, never to the notebook.
     """
     import zmq
     from jupyter_client.manager import AsyncKernelManager
@@ -360,6 +361,7 @@ def _clean_kernel_manager(cwd: Path, ipython_dir: Path, log):
                 PYTHONHASHSEED="0",
                 PYTHONUNBUFFERED="1",
             )
+            env.update(secrets or {})
             kw["env"] = env
             kw["cwd"] = str(cwd)
             # The kernel process's own output (start-up noise, a crash's last words) goes
@@ -620,7 +622,7 @@ def run_report(
     source_path = _notebook_path(name, nb_dir)
     source_nb = _read_notebook(source_path)
     declared = notebook_parameters(source_path)
-    values = convert_parameters(declared, parameters, report=name)
+    values, secrets = _split_secrets(convert_parameters(declared, parameters, report=name))
     title, description = _describe_notebook(source_nb)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -657,7 +659,9 @@ def run_report(
                     progress_bar={"desc": name, "leave": True} if progress else False,
                     start_timeout=120,
                     execution_timeout=timeout,
-                    kernel_manager_class=_clean_kernel_manager(nb_dir.resolve(), Path(scratch) / "ipython", log),
+                    kernel_manager_class=_clean_kernel_manager(
+                        nb_dir.resolve(), Path(scratch) / "ipython", log, secrets
+                    ),
                 )
         except Exception as exc:
             log_tail = _tail(kernel_log)
@@ -697,6 +701,36 @@ def run_report(
     _write_sidecar(sidecar, run, declared, title, description, source_path, failure=False)
     build_index(out_dir)
     return run
+
+
+def _split_secrets(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Take passwords out of connection-URL parameters before they reach the notebook.
+
+    papermill writes parameter values into the executed notebook, so a PostgreSQL URL's
+    password goes to the kernel's environment as ``PGPASSWORD`` (where libpq reads it)
+    and the notebook sees the URL without it. A URL of another kind with a password is
+    refused: there is no standard place to pass it.
+
+    >>> _split_secrets({"source": "postgresql://ann:pw@db/crm", "n": 3})
+    ({'source': 'postgresql://ann@db/crm', 'n': 3}, {'PGPASSWORD': 'pw'})
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from crmkit._engines import mask_url
+
+    clean, secrets = dict(values), {}
+    for key, value in values.items():
+        if not isinstance(value, str) or "://" not in value or _mask(value) == value:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ParameterError(
+                f"{key}: a password in a {parts.scheme}:// URL would be written into the report; "
+                "give it through the engine's environment variable instead."
+            )
+        secrets["PGPASSWORD"] = unquote(parts.password or "")
+        clean[key] = mask_url(value)
+    return clean, secrets
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]+:)[^@/\s]+@", re.IGNORECASE)

@@ -202,11 +202,15 @@ def test_failure_keeps_last_good_report_and_names_the_cell(tiny, tmp_path, capfd
     assert "params: 4 int" in _outputs_text(reports / "tiny.ipynb")
     record = json.loads((reports / "tiny.run.json").read_text())
     assert record["failure"] is None
-    assert record["parameters"]["label"] == "postgresql://ana:***@db.example.com/crm"  # no password on disk …
+    # The password reaches the kernel as PGPASSWORD, never the notebook, the record or the index.
+    assert record["parameters"]["label"] == "postgresql://ana@db.example.com/crm"
     index = (reports / "index.html").read_text()
     assert "last run failed" not in index
-    assert "s3cret" not in index and "ana:***@db.example.com" in index  # … nor in the index
-    assert run.parameters["label"] == url  # the kernel got the real value
+    assert "ana@db.example.com" in index
+    for path in ("index.html", "tiny.ipynb", "tiny.html", "tiny.run.json"):
+        assert "s3cret" not in (reports / path).read_text(), path
+    assert run.parameters["label"] == "postgresql://ana@db.example.com/crm"
+    assert url != run.parameters["label"]
 
 
 def test_a_cell_that_runs_too_long_is_named(tmp_path):
