@@ -152,6 +152,8 @@ def connect(url=None, *, read_only: bool = True) -> Connection:
 
     ``read_only`` applies to DuckDB files (several readers can then share the store).
     """
+    if url is None or url == "":
+        url = config.default_source()
     if isinstance(url, str) and "://" in url and not is_url(url):
         scheme = url.split("://", 1)[0]
         raise ParameterError(

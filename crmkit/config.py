@@ -2,7 +2,9 @@
 
 The project root is the folder that holds ``notebooks/`` next to the installed package
 (an editable install from a checkout). Set ``CRMKIT_HOME`` to point crmkit at another
-project folder; ``CRMKIT_STORE`` to use another DuckDB store by default.
+project folder; ``CRMKIT_STORE`` to use another DuckDB store by default, or
+``CRMKIT_SOURCE`` for any default source, an engine URL included (how ``crmkit
+dashboard --data URL`` reaches a dashboard's kernel).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "data_dir", "reports_dir", "notebooks_dir", "default_store"]
+__all__ = ["project_root", "data_dir", "reports_dir", "notebooks_dir", "default_store", "default_source"]
 
 
 def project_root() -> Path:
@@ -42,3 +44,8 @@ def default_store() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return data_dir() / "crmkit.duckdb"
+
+
+def default_source() -> str:
+    """The data source used when none is named: ``$CRMKIT_SOURCE`` or :func:`default_store`."""
+    return os.environ.get("CRMKIT_SOURCE") or str(default_store())

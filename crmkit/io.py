@@ -191,6 +191,8 @@ def _read_engine(url: str, tables) -> tuple[dict[str, pd.DataFrame], list[str]]:
 
 def read_raw(source=None, *, tables=None) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read a source's tables as they are, without validation. Returns (tables, notes)."""
+    if source is None or str(source) == "":
+        source = config.default_source()
     if tables is not None:
         tables = list(tables)
         unknown = [t for t in tables if t not in TABLES]
@@ -246,6 +248,8 @@ def load(source=None, *, tables=None) -> LoadResult:
     DataValidationError
         A table lacks a required column.
     """
+    if source is None or str(source) == "":
+        source = config.default_source()
     path = mask_url(source) if is_url(source) else str(_resolve(source))
     raw, notes = read_raw(source if is_url(source) else path, tables=tables)
     result = validate(raw, source=path)

@@ -150,3 +150,14 @@ def test_customer_overview_renders_from_spark(spark_url, pack):
     run = report.run_report("customer_overview", {"source": spark_url}, reports_dir=pack, progress=False)
     assert run.ok
     assert "local[2]?path=" in run.html_path.read_text()
+
+
+def test_a_dashboard_reads_an_engine_url_through_its_environment(postgres, monkeypatch):
+    from crmkit.dashboards import OverviewApp, dashboard_env
+
+    host = postgres["url"].split("@", 1)[1]
+    env = dashboard_env(f"postgresql://crmkit:{postgres['password']}@{host}", base={})
+    assert env["CRMKIT_SOURCE"] == f"postgresql://crmkit@{host}" and env["PGPASSWORD"] == postgres["password"]
+    monkeypatch.setenv("CRMKIT_SOURCE", env["CRMKIT_SOURCE"])
+    app = OverviewApp()  # no source named: the kernel's environment names it
+    assert app.data_ is not None and len(app.data_.customers) == 2_000

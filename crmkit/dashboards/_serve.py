@@ -79,6 +79,10 @@ def free_port() -> int:
 def _check_source(source) -> None:
     if source in (None, ""):
         return
+    from crmkit.io import is_url
+
+    if is_url(source):
+        return
     if not Path(source).expanduser().exists():
         raise SourceError(f"source: no data store or folder found at {Path(source).expanduser()}; run `crmkit demo` first.")
 
@@ -117,8 +121,20 @@ def voila_command(name: str = "overview", port: int = 8866, source=None) -> list
 
 def dashboard_env(source=None, base: dict | None = None) -> dict[str, str]:
     """The environment for the Voila process, carrying ``source`` to the dashboard kernel."""
+    from crmkit.io import is_url, mask_url
+
     env = dict(os.environ if base is None else base)
-    if source not in (None, ""):
+    if source in (None, ""):
+        return env
+    if is_url(source):
+        # The password (if the URL has one) travels as libpq's PGPASSWORD, not in the URL.
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(source).password if "://" in source else None
+        if password is not None:
+            env["PGPASSWORD"] = unquote(password)
+        env["CRMKIT_SOURCE"] = mask_url(source)
+    else:
         env["CRMKIT_STORE"] = str(Path(source).expanduser().resolve())
     return env
 

@@ -118,16 +118,18 @@ class OverviewApp:
     def _resolved_source(self):
         if self.source not in (None, ""):
             return self.source
-        from crmkit.config import default_store
+        from crmkit.config import default_source
 
-        return default_store()
+        return default_source()
 
     def _load(self, data) -> None:
         if data is not None:
             self.data_ = data
             return
+        from crmkit.io import is_url, mask_url
+
         source = self._resolved_source()
-        if not Path(source).expanduser().exists():
+        if not is_url(source) and not Path(source).expanduser().exists():
             self._set_message(
                 f"No data store found at {Path(source).expanduser()}; run {{code}} first "
                 "(or point the dashboard at your data).",
@@ -140,13 +142,15 @@ class OverviewApp:
 
             self.data_ = crm_io.load(source, tables=["customers", "transactions"]).data
         except CrmkitError as exc:
-            self._set_message(f"Could not load the data from {source}: {exc}", kind="error")
+            self._set_message(f"Could not load the data from {mask_url(source)}: {exc}", kind="error")
         except Exception as exc:  # noqa: BLE001 - the page must show an error, never a traceback
             self._set_message(
-                f"Could not load the data from {source} ({type(exc).__name__}: {exc}).", kind="error"
+                f"Could not load the data from {mask_url(source)} ({type(exc).__name__}: {exc}).", kind="error"
             )
         if self.data_ is not None and getattr(self.data_, "transactions", None) is None:
-            self._set_message(f"The data from {source} has no transactions table, so there is nothing to show.", kind="error")
+            self._set_message(
+                f"The data from {mask_url(source)} has no transactions table, so there is nothing to show.", kind="error"
+            )
             self.data_ = None
 
     # ------------------------------------------------------------------ widgets
