@@ -390,7 +390,7 @@ def customer_features_expr(data, as_of=None, *, window_days: int = 90) -> ibis.T
         out = out.left_join(per, "customer_id").drop("customer_id_right")
         fill.update({c: 0.0 for c in per.columns if c != "customer_id"})
 
-    tickets = table_of(data, "tickets", ["customer_id", "opened_at"], ["csat"])
+    tickets = table_of(data, "tickets", ["customer_id", "opened_at"], ["csat", "resolved_at"])
     if tickets is not None:
         check_datetime(tickets, "opened_at", what="tickets")
         tickets = tickets.filter(tickets.opened_at < end_lit, tickets.customer_id.notnull())
@@ -399,21 +399,35 @@ def customer_features_expr(data, as_of=None, *, window_days: int = 90) -> ibis.T
             "tickets_total": tickets.count().cast("float64"),
         }
         if "csat" in tickets.columns:
-            aggs["csat_mean"] = tickets.csat.cast("float64").mean()
+            # A rating is given when the case is closed: one closed after as_of was not known then.
+            known = tickets.resolved_at < end_lit if "resolved_at" in tickets.columns else None
+            aggs["csat_mean"] = tickets.csat.cast("float64").mean(where=known)
         per = tickets.group_by("customer_id").aggregate(**aggs)
         out = out.left_join(per, "customer_id").drop("customer_id_right")
         fill.update({f"tickets_{w}": 0.0, "tickets_total": 0.0})
 
-    consents = table_of(data, "consents", ["customer_id", "channel", "granted"])
+    consents = table_of(data, "consents", ["customer_id", "channel", "granted"], ["updated_at"])
     if consents is not None:
         ch = consents.channel.cast("string")
         granted = consents.granted.cast("int32")
-        # Several rows for one customer and channel: granted only if every row grants.
-        per = consents.group_by("customer_id").aggregate(
-            **{f"consent__{c}": granted.min(where=ch == c).cast("float64") for c in CONTACT_CHANNELS}
-        )
+        aggs = {"_consent_rows": consents.count()}
+        for c in CONTACT_CHANNELS:
+            # Several rows for one customer and channel: granted only if every row grants.
+            aggs[f"consent__{c}"] = granted.min(where=ch == c).cast("float64").fill_null(0.0)
+            if "updated_at" in consents.columns:
+                aggs[f"_later__{c}"] = consents.count(where=(ch == c) & (consents.updated_at >= end_lit))
+        per = consents.group_by("customer_id").aggregate(**aggs)
+        if "updated_at" in consents.columns:
+            # Changed after as_of: the state on the day is not known (no consent history), so missing.
+            per = per.mutate(
+                **{f"consent__{c}": ibis.ifelse(per[f"_later__{c}"] > 0, ibis.null("float64"), per[f"consent__{c}"])
+                   for c in CONTACT_CHANNELS}
+            ).drop(*[f"_later__{c}" for c in CONTACT_CHANNELS])
         out = out.left_join(per, "customer_id").drop("customer_id_right")
-        fill.update({f"consent__{c}": 0.0 for c in CONTACT_CHANNELS})
+        # No consent row at all: nothing was granted.
+        out = out.mutate(
+            **{f"consent__{c}": ibis.ifelse(out._consent_rows.isnull(), 0.0, out[f"consent__{c}"]) for c in CONTACT_CHANNELS}
+        ).drop("_consent_rows")
 
     if fill:
         out = out.mutate(**{c: out[c].fill_null(v) for c, v in fill.items()})
@@ -454,11 +468,12 @@ def customer_features(data, as_of=None, *, window_days: int = 90) -> pd.DataFram
           (share of orders); shares are 0 without orders and suffixes are lower-cased
           values with ``_`` for anything not a letter or digit;
         - from interactions: ``contacts_outbound_90d``, ``contacts_inbound_90d``;
-        - from tickets: ``tickets_90d``, ``tickets_total``, ``csat_mean`` (NaN without a
-          rated ticket);
+        - from tickets: ``tickets_90d``, ``tickets_total``, ``csat_mean`` (the mean rating
+          of tickets resolved by ``as_of``; NaN without one);
         - from consents: ``consent__<channel>`` for every contact channel, 1.0 when
-          granted (on every row for that customer and channel), else 0.0. Consents carry
-          no history, so this is the current state, not the state at ``as_of``.
+          granted (on every row for that customer and channel), else 0.0; NaN when a row
+          for it was updated after ``as_of`` (consents carry no history, so the state on
+          the day is unknown).
 
     Examples
     --------

@@ -392,9 +392,15 @@ def _oracle_features(data, as_of: str, window: int = 90) -> pd.DataFrame:
     )
     tk = data.tickets[data.tickets["opened_at"] < end]
     out["tickets_total"] = tk.groupby("customer_id").size().reindex(out.index).fillna(0).astype(float)
-    out["csat_mean"] = tk.groupby("customer_id")["csat"].mean().reindex(out.index).astype(float)
-    cons = data.consents.pivot_table(index="customer_id", columns="channel", values="granted", aggfunc="min")
-    out["consent__email"] = cons["email"].reindex(out.index).astype(float).fillna(0.0)
+    rated = tk[tk["resolved_at"] < end]
+    out["csat_mean"] = rated.groupby("customer_id")["csat"].mean().reindex(out.index).astype(float)
+    email = data.consents[data.consents["channel"] == "email"]
+    state = email.groupby("customer_id")["granted"].min().astype(float)
+    later = email[email["updated_at"] >= end].groupby("customer_id").size()
+    state[state.index.isin(later.index)] = np.nan
+    has_rows = out.index.isin(data.consents["customer_id"])
+    out["consent__email"] = state.reindex(out.index)
+    out.loc[~has_rows, "consent__email"] = 0.0
     return out
 
 
@@ -420,6 +426,8 @@ def test_customer_features_ignore_everything_after_as_of(small_world):
         tickets=data.tickets[data.tickets["opened_at"] < cut],
         consents=data.consents,
     )
+    # ratings given after as_of are not known on the day
+    trimmed.tickets = trimmed.tickets.assign(csat=trimmed.tickets["csat"].where(trimmed.tickets["resolved_at"] < cut))
     after = features.customer_features(trimmed, as_of="2025-03-31")
     pd.testing.assert_frame_equal(before, after)
 
