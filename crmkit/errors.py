@@ -12,6 +12,7 @@ __all__ = [
     "SourceError",
     "ParameterError",
     "ReportError",
+    "ConvergenceError",
 ]
 
 
@@ -33,3 +34,7 @@ class ParameterError(CrmkitError, ValueError):
 
 class ReportError(CrmkitError, RuntimeError):
     """A report notebook failed to run or render."""
+
+
+class ConvergenceError(CrmkitError, RuntimeError):
+    """A model fit did not converge; the message says what was found and what to try."""

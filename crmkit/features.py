@@ -262,6 +262,7 @@ def rfm_summary(
     columns = _COLUMNS if monetary_col is not None else _COLUMNS[:-1]
     result = result.set_index("customer_id")[columns].astype("float64")
     result.columns.name = None
+    result.attrs["time_unit"] = time_unit  # models read the unit from here
     return result
 
 
