@@ -200,6 +200,13 @@ TABLES: dict[str, TableSpec] = {
                 ("campaign_id", "campaigns", "campaign_id"),
             ),
         ),
+        # One row per opportunity, in its current stage. The optional stage-history columns
+        # make stage-to-stage conversion and time in stage measurable without a history
+        # table: the lead stage is entered at ``created_at``; ``qualified_at``,
+        # ``proposal_at`` and ``negotiation_at`` hold when the opportunity entered that stage
+        # (null: never entered, or not recorded); ``lost_at_stage`` names the open stage an
+        # opportunity was lost from (null unless ``stage`` is ``closed_lost``). A won or lost
+        # opportunity closes at ``closed_at``. ``lead_source`` says where the lead came from.
         TableSpec(
             "opportunities",
             "sales opportunity",
@@ -212,11 +219,29 @@ TABLES: dict[str, TableSpec] = {
                     "str",
                     allowed=("lead", "qualified", "proposal", "negotiation", "closed_won", "closed_lost"),
                 ),
-                C("created_at", "datetime"),
+                C("created_at", "datetime", description="when the opportunity was opened (entered the lead stage)"),
                 C("closed_at", "datetime", required=False, nullable=True),
                 C("amount", "float", required=False, nullable=True, ge=0),
                 C("won", "bool", required=False, nullable=True),
                 C("owner", "str", required=False, nullable=True),
+                C("lead_source", "str", required=False, nullable=True, description="where the lead came from"),
+                C("qualified_at", "datetime", required=False, nullable=True, description="when it entered qualified"),
+                C("proposal_at", "datetime", required=False, nullable=True, description="when it entered proposal"),
+                C(
+                    "negotiation_at",
+                    "datetime",
+                    required=False,
+                    nullable=True,
+                    description="when it entered negotiation",
+                ),
+                C(
+                    "lost_at_stage",
+                    "str",
+                    required=False,
+                    nullable=True,
+                    allowed=("lead", "qualified", "proposal", "negotiation"),
+                    description="the open stage a lost opportunity was lost from",
+                ),
             ),
             references=(("customer_id", "customers", "customer_id"),),
         ),

@@ -120,6 +120,8 @@ STAGES = ("lead", "qualified", "proposal", "negotiation")
 _STAGE_CONVERSION = (0.60, 0.70, 0.65, 0.55)  # P(next stage | stage reached); last: P(won)
 _STAGE_DAYS = (10.0, 14.0, 21.0, 14.0)  # mean days spent in each stage (exponential)
 _BUSINESS_SHARE = 0.05
+LEAD_SOURCES = ("inbound", "outbound", "referral", "event", "partner")
+_LEAD_SOURCE_SHARES = (0.35, 0.25, 0.15, 0.15, 0.10)  # independent of how a deal goes
 
 _DUPLICATE_SHARE = 0.03
 
@@ -234,15 +236,23 @@ class DemoTruth:
         Mean days an opportunity spends in each stage (exponential durations).
     opportunity_stages : pandas.DataFrame
         Stage history: ``opportunity_id``, ``stage`` and ``entered_at`` for every stage an
-        opportunity entered, including ``closed_won``/``closed_lost``. (The canonical
-        ``opportunities`` table keeps only the current stage.)
+        opportunity entered, including ``closed_won``/``closed_lost``. The canonical
+        ``opportunities`` table carries the same history in its optional columns
+        ``qualified_at``, ``proposal_at``, ``negotiation_at`` (entry times; the lead stage
+        is entered at ``created_at``) and ``lost_at_stage``.
     business_share : float
         Share of people in the B2B pipeline slice.
+    lead_source_shares : pandas.Series
+        Shares ``opportunities.lead_source`` is drawn with, independently of the
+        opportunity's path: every source has the same conversion rates.
     priority_shares, sla_target_hours, sla_met_share : pandas.Series
         Per ticket priority: share of tickets, first-response target (hours) and the
         probability the target is met.
     csat_rated_share : float
         Probability that a resolved ticket carries a csat rating.
+    csat_shares : pandas.DataFrame
+        Probability of each csat score (index 1–5) for a ticket whose first response
+        met its SLA (column ``met``) or missed it (``breached``).
     """
 
     start: pd.Timestamp
@@ -268,10 +278,12 @@ class DemoTruth:
     stage_days: pd.Series
     opportunity_stages: pd.DataFrame
     business_share: float
+    lead_source_shares: pd.Series
     priority_shares: pd.Series
     sla_target_hours: pd.Series
     sla_met_share: pd.Series
     csat_rated_share: float
+    csat_shares: pd.DataFrame
 
     @property
     def segment_of(self) -> pd.Series:
@@ -484,7 +496,9 @@ def demo_world(
             bar.update(1)
 
     root = np.random.default_rng(seed)
-    (g_people, g_faker, g_buy, g_ticket, g_dup, g_order, g_consent, g_news, g_camp, g_opp) = root.spawn(10)
+    # Children are numbered: a stream added later (g_lead_source) comes last, so the
+    # first ten, and every draw made from them, stay as they were.
+    (g_people, g_faker, g_buy, g_ticket, g_dup, g_order, g_consent, g_news, g_camp, g_opp, g_lead_source) = root.spawn(11)
     clock = _Clock(t_start)
     T = float(horizon)  # window length, days
     seg = _SEGMENT_PARAMS
@@ -717,6 +731,9 @@ def demo_world(
     op_closed = np.full(n_op, np.nan)
     t = op_created.copy()
     hist_op, hist_stage, hist_t = [np.arange(n_op)], [np.zeros(n_op, dtype=np.int64)], [op_created.copy()]
+    op_entered = np.full((n_op, len(STAGES)), np.nan)  # when each open stage was entered (days)
+    op_entered[:, 0] = op_created
+    op_lost_at = np.full(n_op, -1, dtype=np.int64)  # index of the stage a lost deal left from
     open_ = np.ones(n_op, dtype=bool)
     for s in range(len(STAGES)):
         t = t + g_opp.exponential(_STAGE_DAYS[s], n_op)
@@ -729,10 +746,15 @@ def demo_world(
         op_stage[lost] = 5
         closes = lost | (won_or_next & (nxt == 4))
         op_closed[closes] = t[closes]
+        if nxt < 4:
+            op_entered[won_or_next, nxt] = t[won_or_next]
+        op_lost_at[lost] = s
         hist_op += [np.flatnonzero(won_or_next), np.flatnonzero(lost)]
         hist_stage += [np.full(int(won_or_next.sum()), nxt), np.full(int(lost.sum()), 5)]
         hist_t += [t[won_or_next], t[lost]]
         open_ = won_or_next & (nxt < 4)
+    # Where each lead came from: drawn from its own stream, independent of the outcome.
+    op_source = g_lead_source.choice(len(LEAD_SOURCES), size=n_op, p=_LEAD_SOURCE_SHARES)
     step()
 
     # -- assemble ------------------------------------------------------------------------------
@@ -852,6 +874,13 @@ def demo_world(
             "amount": op_amount[op_sort],
             "won": won[op_sort],
             "owner": op_owner[op_sort],
+            "lead_source": np.asarray(LEAD_SOURCES, dtype=object)[op_source[op_sort]],
+            "qualified_at": clock(op_entered[op_sort, 1]),
+            "proposal_at": clock(op_entered[op_sort, 2]),
+            "negotiation_at": clock(op_entered[op_sort, 3]),
+            "lost_at_stage": np.where(
+                op_lost_at[op_sort] >= 0, np.asarray(STAGES, dtype=object)[np.maximum(op_lost_at[op_sort], 0)], None
+            ),
         },
     )
     op_id_of = np.empty(n_op, dtype=object)
@@ -968,10 +997,16 @@ def demo_world(
         stage_days=pd.Series(_STAGE_DAYS, index=pd.Index(STAGES, name="stage"), name="mean_days"),
         opportunity_stages=opportunity_stages,
         business_share=_BUSINESS_SHARE,
+        lead_source_shares=pd.Series(
+            _LEAD_SOURCE_SHARES, index=pd.Index(LEAD_SOURCES, name="lead_source"), name="share"
+        ),
         priority_shares=pd.Series(_PRIORITY_SHARES, index=pd.Index(PRIORITIES, name="priority"), name="share"),
         sla_target_hours=pd.Series(_SLA_TARGET_HOURS, index=pd.Index(PRIORITIES, name="priority"), name="hours"),
         sla_met_share=pd.Series(_SLA_MET_SHARE, index=pd.Index(PRIORITIES, name="priority"), name="met_share"),
         csat_rated_share=_CSAT_RATED_SHARE,
+        csat_shares=pd.DataFrame(
+            {"met": _CSAT_IF_MET, "breached": _CSAT_IF_BREACHED}, index=pd.RangeIndex(1, 6, name="csat")
+        ),
     )
     step()
     if bar is not None:

@@ -392,3 +392,48 @@ def test_fatigue_lowers_response(big_world):
         expected = (bucket["upl"] * t.fatigue_multiplier(bucket["n_recent"])).mean()
         assert abs(u - expected) <= Z * bucket["conv"].std() / np.sqrt(len(bucket))
     np.testing.assert_allclose(t.fatigue_multiplier([0, 1, 4]), np.exp(-t.fatigue_k * np.array([0, 1, 4])))
+
+
+# --- the pipeline's stage history in the opportunities table --------------------------------
+
+
+def test_opportunity_stage_history_columns_match_the_truth(world):
+    op = world.data.opportunities.set_index("opportunity_id")
+    hist = world.truth.opportunity_stages
+    for stage in ("qualified", "proposal", "negotiation"):
+        planted = hist[hist["stage"] == stage].set_index("opportunity_id")["entered_at"]
+        col = op[f"{stage}_at"]
+        assert col.notna().sum() == len(planted), stage
+        assert (col.reindex(planted.index) == planted).all(), stage
+    # the lead stage is entered at creation, and stages are entered in order
+    lead = hist[hist["stage"] == "lead"].set_index("opportunity_id")["entered_at"]
+    assert (op["created_at"].reindex(lead.index) == lead).all()
+    chain = op[["created_at", "qualified_at", "proposal_at", "negotiation_at", "closed_at"]]
+    for a, b in zip(chain.columns[:-1], chain.columns[1:]):
+        both = chain[a].notna() & chain[b].notna()
+        assert (chain.loc[both, a] <= chain.loc[both, b]).all(), (a, b)
+    # lost_at_stage: the last open stage of every lost deal, nothing for the others
+    lost = op["stage"] == "closed_lost"
+    last_open = hist[hist["stage"].isin(["lead", "qualified", "proposal", "negotiation"])].groupby("opportunity_id")["stage"].last()
+    assert (op.loc[lost, "lost_at_stage"] == last_open.reindex(op.index[lost])).all()
+    assert op.loc[~lost, "lost_at_stage"].isna().all()
+    for source, planted in world.truth.lead_source_shares.items():
+        assert_share((op["lead_source"] == source).mean(), planted, len(op), f"lead source {source}")
+
+
+def test_the_pipeline_history_left_every_other_draw_alone():
+    """Golden hashes of the 2,000-customer world (seed 0) as built before the history columns
+    and ``lead_source`` existed (commit f0a0b56): the new values come from their own stream."""
+    w = demo_world(2_000, seed=0)
+    golden = {
+        "customers": 1405427323156411570,
+        "consents": 1999064007931397012,
+        "transactions": 1296266013626488373,
+        "interactions": 1722810065803317023,
+        "campaign_members": 2128502976403037177,
+        "tickets": 118289476967525014,
+    }
+    for name, value in golden.items():
+        assert int(pd.util.hash_pandas_object(w.data[name], index=False).sum() % (2**61)) == value, name
+    old_columns = ["opportunity_id", "customer_id", "stage", "created_at", "closed_at", "amount", "won", "owner"]
+    assert int(pd.util.hash_pandas_object(w.data.opportunities[old_columns], index=False).sum() % (2**61)) == 558958169966818943
