@@ -28,6 +28,8 @@ from crmkit.dashboards._serve import (
 
 __all__ = [
     "OverviewApp",
+    "SegmentExplorerApp",
+    "ExecutiveApp",
     "DashboardServer",
     "dashboard_env",
     "dashboard_url",
@@ -40,7 +42,11 @@ __all__ = [
     "voila_command",
 ]
 
-_LAZY = {"OverviewApp": "crmkit.dashboards.overview"}
+_LAZY = {
+    "OverviewApp": "crmkit.dashboards.overview",
+    "SegmentExplorerApp": "crmkit.dashboards.segment_explorer",
+    "ExecutiveApp": "crmkit.dashboards.executive",
+}
 
 
 def __getattr__(name: str):
