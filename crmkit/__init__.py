@@ -22,6 +22,12 @@ _SUBMODULES = {
     "report",
     "dashboards",
     "cli",
+    "segment",
+    "clv",
+    "propensity",
+    "quality",
+    "privacy",
+    "sales",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]
