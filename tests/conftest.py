@@ -22,3 +22,20 @@ def demo_store(small_world, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("store") / "crmkit.duckdb"
     return io.save_store(small_world.data, path, meta={"kind": "demo", **SMALL_WORLD})
+
+
+# Playwright (pytest-playwright) drives Debian's chromium: browser downloads fail here by design.
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        # --no-sandbox: tests run as root; the rest keep chromium off the (closed) network.
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
