@@ -9,7 +9,15 @@ from __future__ import annotations
 import html
 import math
 
-__all__ = ["PAGE_CSS", "header_html", "tile_html", "message_html", "format_money", "format_count"]
+__all__ = [
+    "PAGE_CSS",
+    "header_html",
+    "tile_html",
+    "message_html",
+    "format_money",
+    "format_count",
+    "find_source",
+]
 
 # One stylesheet for every dashboard. Colours: a calm blue accent on white cards.
 PAGE_CSS = """
@@ -96,3 +104,29 @@ def format_count(value) -> str:
     if _missing(value):
         return "–"
     return f"{int(round(float(value))):,}"
+
+
+def find_source(source) -> tuple[str, str | None]:
+    """The source a dashboard reads, and why it cannot, if it cannot.
+
+    ``source`` or, when empty, the default (``$CRMKIT_SOURCE`` or the embedded store).
+    Returns ``(source, problem)``; ``problem`` is a message with a ``{code}`` slot for
+    the command to run when a file source does not exist, else ``None``. Engine URLs
+    are not checked here: connecting is the loader's job.
+
+    >>> find_source("/nowhere/store.duckdb")[1]
+    'No data store found at /nowhere/store.duckdb; run {code} first (or point the dashboard at your data).'
+    >>> find_source("postgresql://ann@db/crm")
+    ('postgresql://ann@db/crm', None)
+    """
+    from pathlib import Path
+
+    from crmkit.config import default_source
+    from crmkit.io import is_url
+
+    source = str(source) if source not in (None, "") else default_source()
+    if is_url(source) or Path(source).expanduser().exists():
+        return source, None
+    return source, (
+        f"No data store found at {Path(source).expanduser()}; run {{code}} first (or point the dashboard at your data)."
+    )

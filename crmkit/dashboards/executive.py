@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import html
 import time
-from pathlib import Path
 
 import ipywidgets as widgets
 
-from crmkit.dashboards._widgets import PAGE_CSS, format_count, format_money, message_html
+from crmkit.dashboards._widgets import PAGE_CSS, find_source, format_count, format_money, message_html
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["ExecutiveApp", "PERIODS", "COMPARISONS"]
@@ -200,16 +199,11 @@ class ExecutiveApp:
         if data is not None:
             self.data_ = data
         else:
-            from crmkit.config import default_source
-            from crmkit.io import is_url, mask_url
+            from crmkit.io import mask_url
 
-            source = self.source if self.source not in (None, "") else default_source()
-            if not is_url(source) and not Path(source).expanduser().exists():
-                self._set_message(
-                    f"No data store found at {Path(source).expanduser()}; run {{code}} first (or point the dashboard at your data).",
-                    kind="error",
-                    code="crmkit demo",
-                )
+            source, problem = find_source(self.source)
+            if problem:
+                self._set_message(problem, kind="error", code="crmkit demo")
             else:
                 try:
                     from crmkit import io as crm_io

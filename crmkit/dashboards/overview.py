@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from pathlib import Path
 
 import ipywidgets as widgets
 
 from crmkit.dashboards._widgets import (
+    find_source,
     format_count,
     format_money,
     header_html,
@@ -115,27 +115,15 @@ class OverviewApp:
         self.refresh()
 
     # ------------------------------------------------------------------ loading
-    def _resolved_source(self):
-        if self.source not in (None, ""):
-            return self.source
-        from crmkit.config import default_source
-
-        return default_source()
-
     def _load(self, data) -> None:
         if data is not None:
             self.data_ = data
             return
-        from crmkit.io import is_url, mask_url
+        from crmkit.io import mask_url
 
-        source = self._resolved_source()
-        if not is_url(source) and not Path(source).expanduser().exists():
-            self._set_message(
-                f"No data store found at {Path(source).expanduser()}; run {{code}} first "
-                "(or point the dashboard at your data).",
-                kind="error",
-                code="crmkit demo",
-            )
+        source, problem = find_source(self.source)
+        if problem:
+            self._set_message(problem, kind="error", code="crmkit demo")
             return
         try:
             from crmkit import io as crm_io

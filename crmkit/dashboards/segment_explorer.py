@@ -25,7 +25,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from crmkit.dashboards._widgets import format_count, header_html, message_html, tile_html
+from crmkit.dashboards._widgets import find_source, format_count, header_html, message_html, tile_html
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["SegmentExplorerApp", "METHOD_OPTIONS", "FEATURE_OPTIONS", "COMPARE_OPTIONS"]
@@ -148,29 +148,17 @@ class SegmentExplorerApp:
         self.refresh()
 
     # ------------------------------------------------------------------ data
-    def _resolved_source(self):
-        if self.source not in (None, ""):
-            return self.source
-        from crmkit.config import default_source
-
-        return default_source()
-
     def _load(self, data) -> None:
         """Keep ``data`` or find the source; features are computed on first use."""
-        from crmkit.io import is_url, mask_url
+        from crmkit.io import mask_url
 
         if data is not None:
             self.data_ = data
         else:
-            source = self._resolved_source()
-            self._source_text = mask_url(str(source))
-            if not is_url(source) and not Path(source).expanduser().exists():
-                self._set_message(
-                    f"No data store found at {Path(source).expanduser()}; run {{code}} first "
-                    "(or point the dashboard at your data).",
-                    kind="error",
-                    code="crmkit demo",
-                )
+            source, problem = find_source(self.source)
+            self._source_text = mask_url(source)
+            if problem:
+                self._set_message(problem, kind="error", code="crmkit demo")
                 self._disable()
                 return
             self.data_ = source
