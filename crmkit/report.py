@@ -459,6 +459,40 @@ def _describe_notebook(nb) -> tuple[str, str]:
     return "", ""
 
 
+def _fan_out_key(nb) -> str | None:
+    """The parameter a report is rendered once per value of (``metadata.crmkit.per``), or None.
+
+    ``notebooks/campaign_evaluation.ipynb`` declares ``"crmkit": {"per": "campaign_id"}``:
+    ``crmkit report all`` renders one report per campaign, and a run with ``campaign_id``
+    set is written as ``campaign_evaluation-<campaign_id>``.
+    """
+    meta = nb.get("metadata", {}).get("crmkit", {}) or {}
+    key = meta.get("per") if isinstance(meta, Mapping) else None
+    return str(key) if key else None
+
+
+def _output_stem(name: str, key: str | None, values: Mapping[str, Any]) -> str:
+    """File name (without suffix) of a run: ``NAME``, or ``NAME-<value>`` for a per-value run."""
+    value = values.get(key) if key else None
+    if value is None or str(value) == "":
+        return name
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("._") or "value"
+    return f"{name}-{slug}"
+
+
+def _fan_out_values(key: str, parameters: Mapping[str, Any]) -> list[str]:
+    """Every value a per-value report is rendered for, read from the report's data source."""
+    from crmkit import io
+
+    if key != "campaign_id":
+        raise ParameterError(f"reports can be rendered per 'campaign_id' only, not per {key!r}.")
+    tables, _notes = io.read_raw(parameters.get("source") or None, tables=["campaigns"])
+    campaigns = tables.get("campaigns")
+    if campaigns is None or "campaign_id" not in campaigns or campaigns.empty:
+        return []
+    return sorted(campaigns["campaign_id"].dropna().astype(str).unique())
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, str):
         return _mask(value)
@@ -624,6 +658,10 @@ def run_report(
     declared = notebook_parameters(source_path)
     values, secrets = _split_secrets(convert_parameters(declared, parameters, report=name))
     title, description = _describe_notebook(source_nb)
+    per = _fan_out_key(source_nb)
+    report, name = name, _output_stem(name, per, values)
+    if name != report:
+        title = f"{title or report} · {values[per]}"
 
     out_dir.mkdir(parents=True, exist_ok=True)
     final_nb, final_html = out_dir / f"{name}.ipynb", out_dir / f"{name}.html"
@@ -680,7 +718,7 @@ def run_report(
 
     try:
         footer = (
-            f"crmkit report <b>{html.escape(name)}</b> · run {started_at:%Y-%m-%d %H:%M} UTC,"
+            f"crmkit report <b>{html.escape(report)}</b> · run {started_at:%Y-%m-%d %H:%M} UTC,"
             f" executed in {time.perf_counter() - t0:.1f} s"
             + (" · " + html.escape(_format_parameters(values)) if values else " · default parameters")
             + f' · <a href="{quote(final_nb.name)}">notebook with code</a> · <a href="{INDEX_NAME}">all reports</a>'
@@ -805,6 +843,10 @@ def run_all(
 ) -> list[ReportRun]:
     """Run every report; each gets the ``parameters`` it declares.
 
+    A report whose notebook metadata says ``"crmkit": {"per": "campaign_id"}`` runs once
+    per campaign in its source (``NAME-<campaign_id>.html``), unless ``parameters`` fix
+    the campaign.
+
     A parameter that no report declares is a :class:`~crmkit.errors.ParameterError`,
     raised before anything runs. A report that fails does not stop the others; when
     all have run, a :class:`~crmkit.errors.ReportError` lists the failures (its ``runs``
@@ -826,9 +868,22 @@ def run_all(
     for n in names:
         convert_parameters(declared[n], {k: v for k, v in parameters.items() if k in declared[n]}, report=n)
 
-    runs: list[ReportRun] = []
+    # A report marked ``"per": KEY`` runs once per value of KEY in its source (one
+    # evaluation per campaign), unless the caller fixed KEY.
+    jobs: list[tuple[str, dict[str, Any]]] = []
     for n in names:
         mine = {k: v for k, v in parameters.items() if k in declared[n]}
+        per = _fan_out_key(_read_notebook(nb_dir / f"{n}.ipynb"))
+        if per and per in declared[n] and str(mine.get(per, "") or "") == "":
+            values = _fan_out_values(per, mine)
+            jobs.extend((n, {**mine, per: v}) for v in values)
+            if not values:
+                jobs.append((n, mine))
+        else:
+            jobs.append((n, mine))
+
+    runs: list[ReportRun] = []
+    for n, mine in jobs:
         try:
             runs.append(
                 run_report(

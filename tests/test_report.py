@@ -409,3 +409,48 @@ def test_build_index_from_records(tmp_path):
 def test_build_index_when_empty(tmp_path):
     page = report.build_index(tmp_path / "new").read_text()
     assert "crmkit report pack" in page and "No reports yet" in page
+
+
+def test_a_per_campaign_report_renders_once_per_campaign_and_the_index_lists_each(tmp_path, demo_store):
+    """``"crmkit": {"per": "campaign_id"}`` fans ``run_all`` out over the source's campaigns."""
+    import duckdb
+
+    nb_dir, out = tmp_path / "nb", tmp_path / "reports"
+    nb_dir.mkdir()
+    cells = [
+        nbformat.v4.new_markdown_cell("# Per campaign\nOne page per campaign."),
+        nbformat.v4.new_code_cell(
+            'source: str = ""  # data source\ncampaign_id: str = ""  # campaign; "" = the latest',
+            metadata={"tags": ["parameters"]},
+        ),
+        nbformat.v4.new_code_cell('print("campaign:", campaign_id or "latest", "from", source)'),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["crmkit"] = {"per": "campaign_id"}
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nb_dir / "per_campaign.ipynb")
+    _tiny_notebook(nb_dir / "tiny.ipynb")
+
+    con = duckdb.connect(str(demo_store), read_only=True)
+    try:
+        ids = sorted(r[0] for r in con.execute("SELECT campaign_id FROM campaigns").fetchall())
+    finally:
+        con.close()
+    assert len(ids) >= 2
+
+    runs = report.run_all({"source": str(demo_store)}, notebooks_dir=nb_dir, reports_dir=out, progress=False)
+    assert sorted(r.name for r in runs) == sorted([f"per_campaign-{i}" for i in ids] + ["tiny"])
+    for i in ids:
+        assert f"campaign: {i} from" in _outputs_text(out / f"per_campaign-{i}.ipynb")
+        record = json.loads((out / f"per_campaign-{i}.run.json").read_text())
+        assert record["title"] == f"Per campaign · {i}" and record["parameters"]["campaign_id"] == i
+    index = (out / "index.html").read_text()
+    assert all(f'href="per_campaign-{i}.html"' in index for i in ids)
+
+    # A fixed campaign renders that one only; no campaign renders the plain report.
+    runs = report.run_all({"source": str(demo_store), "campaign_id": ids[0]}, notebooks_dir=nb_dir,
+                          reports_dir=out, progress=False)
+    assert sorted(r.name for r in runs) == sorted([f"per_campaign-{ids[0]}", "tiny"])
+    run = report.run_report("per_campaign", {"source": str(demo_store)}, notebooks_dir=nb_dir,
+                            reports_dir=out, progress=False)
+    assert run.name == "per_campaign" and run.html_path == out / "per_campaign.html"
