@@ -17,6 +17,8 @@ __all__ = [
     "format_money",
     "format_count",
     "find_source",
+    "plotly_bundle",
+    "plotly_output",
 ]
 
 # One stylesheet for every dashboard. Colours: a calm blue accent on white cards.
@@ -130,3 +132,20 @@ def find_source(source) -> tuple[str, str | None]:
     return source, (
         f"No data store found at {Path(source).expanduser()}; run {{code}} first (or point the dashboard at your data)."
     )
+
+
+def plotly_bundle(figure) -> dict:
+    """The figure as plotly's mime bundle (what ``plotly_mimetype`` renders), built without
+    plotly.io's renderers, with the mode bar and logo hidden."""
+    import json
+
+    from plotly.io.json import to_json_plotly
+
+    fig = json.loads(to_json_plotly(figure.to_dict()))
+    fig["config"] = {"responsive": True, "displaylogo": False, "displayModeBar": False}
+    return {"application/vnd.plotly.v1+json": fig}
+
+
+def plotly_output(figure) -> tuple[dict, ...]:
+    """``ipywidgets.Output.outputs`` that show ``figure``: ``out.outputs = plotly_output(fig)``."""
+    return ({"output_type": "display_data", "data": plotly_bundle(figure), "metadata": {}},)

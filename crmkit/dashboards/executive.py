@@ -27,7 +27,7 @@ import time
 
 import ipywidgets as widgets
 
-from crmkit.dashboards._widgets import PAGE_CSS, find_source, format_count, format_money, message_html
+from crmkit.dashboards._widgets import PAGE_CSS, find_source, format_count, format_money, message_html, plotly_bundle
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["ExecutiveApp", "PERIODS", "COMPARISONS"]
@@ -120,17 +120,6 @@ def _tile(key: str, label: str, value: str, change: str, css: str, sub: str) -> 
         f'<div class="crmkit-etile-value"><span class="crmkit-kpi-number">{_esc(value)}</span></div>'
         f'<div class="crmkit-etile-change">{_esc(change)}</div><div class="crmkit-etile-sub">{_esc(sub)}</div></div>'
     )
-
-
-def _plotly_mimebundle(figure) -> dict:
-    """The figure as plotly's mime bundle, without plotly.io's renderers (fast, sized to the page)."""
-    import json
-
-    from plotly.io.json import to_json_plotly
-
-    fig = json.loads(to_json_plotly(figure.to_dict()))
-    fig["config"] = {"responsive": True, "displaylogo": False, "displayModeBar": False}
-    return {"application/vnd.plotly.v1+json": fig}
 
 
 class ExecutiveApp:
@@ -399,7 +388,7 @@ class ExecutiveApp:
         )
         self.figures["forecast"] = fig
         self._forecast_out.outputs = (
-            {"output_type": "display_data", "data": _plotly_mimebundle(fig), "metadata": {}},
+            {"output_type": "display_data", "data": plotly_bundle(fig), "metadata": {}},
         )
         months = min(3, self.horizon)
         total, low, high = f.total(months)
@@ -456,7 +445,7 @@ class ExecutiveApp:
             yaxis={"title": ""},
         )
         self.figures["funnel"] = fig
-        self._funnel_out.outputs = ({"output_type": "display_data", "data": _plotly_mimebundle(fig), "metadata": {}},)
+        self._funnel_out.outputs = ({"output_type": "display_data", "data": plotly_bundle(fig), "metadata": {}},)
 
     # ------------------------------------------------------------------ service levels
     def _refresh_sla(self) -> None:

@@ -26,6 +26,7 @@ from crmkit.dashboards._widgets import (
     format_money,
     header_html,
     message_html,
+    plotly_bundle,
     tile_html,
 )
 from crmkit.errors import CrmkitError, ParameterError
@@ -248,7 +249,7 @@ class OverviewApp:
         # five, leaves the page on "Executing 1 of 3" forever (measured: 0 hangs in 16
         # starts this way, 1-in-8 to 4-in-8 with `with output: display(...)`).
         self._chart_output.outputs = (
-            {"output_type": "display_data", "data": _plotly_mimebundle(self.figure), "metadata": {}},
+            {"output_type": "display_data", "data": plotly_bundle(self.figure), "metadata": {}},
         )
 
     # ------------------------------------------------------------------ filters
@@ -429,17 +430,6 @@ class OverviewApp:
             f"OverviewApp(region={f['region'] or ALL_REGIONS!r}, start={f['start']}, end={f['end']}, "
             f"state={state!r}, kpis={self.kpis})"
         )
-
-
-def _plotly_mimebundle(figure) -> dict:
-    """The figure as plotly's mime bundle (what ``plotly_mimetype`` renders), built without plotly.io's renderers."""
-    import json
-
-    from plotly.io.json import to_json_plotly
-
-    fig = json.loads(to_json_plotly(figure.to_dict()))
-    fig["config"] = {"responsive": True, "displaylogo": False, "displayModeBar": False}
-    return {"application/vnd.plotly.v1+json": fig}
 
 
 def _period_text(start, end) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from crmkit.dashboards._widgets import find_source, format_count, header_html, message_html, tile_html
+from crmkit.dashboards._widgets import find_source, format_count, header_html, message_html, plotly_bundle, tile_html
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["SegmentExplorerApp", "METHOD_OPTIONS", "FEATURE_OPTIONS", "COMPARE_OPTIONS"]
@@ -45,16 +45,6 @@ _TILES = {
     "stability": ("Stability", "Agreement of refits on resampled customers (adjusted Rand index; 1 = identical)."),
 }
 _UNSET = object()
-
-
-def _plotly_mimebundle(figure) -> dict:
-    import json
-
-    from plotly.io.json import to_json_plotly
-
-    fig = json.loads(to_json_plotly(figure.to_dict()))
-    fig["config"] = {"responsive": True, "displaylogo": False, "displayModeBar": False}
-    return {"application/vnd.plotly.v1+json": fig}
 
 
 def _slug(text: str) -> str:
@@ -294,7 +284,7 @@ class SegmentExplorerApp:
     def _show(self, out: widgets.Output, figure) -> None:
         # Set the Output's state instead of capturing display() into it: capturing while
         # Voila executes the notebook can hang the page (see crmkit.dashboards.overview).
-        out.outputs = ({"output_type": "display_data", "data": _plotly_mimebundle(figure), "metadata": {}},)
+        out.outputs = ({"output_type": "display_data", "data": plotly_bundle(figure), "metadata": {}},)
 
     def _set_message(self, text: str | None, *, kind: str = "info", code: str | None = None) -> None:
         self.message = None if text is None else text.replace("{code}", f"`{code}`" if code else "")
