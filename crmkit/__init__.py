@@ -28,6 +28,8 @@ _SUBMODULES = {
     "quality",
     "privacy",
     "sales",
+    "campaign",
+    "plan",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

@@ -30,6 +30,8 @@ __all__ = [
     "OverviewApp",
     "SegmentExplorerApp",
     "ExecutiveApp",
+    "CampaignApp",
+    "PlanWhatIfApp",
     "DashboardServer",
     "dashboard_env",
     "dashboard_url",
@@ -46,6 +48,8 @@ _LAZY = {
     "OverviewApp": "crmkit.dashboards.overview",
     "SegmentExplorerApp": "crmkit.dashboards.segment_explorer",
     "ExecutiveApp": "crmkit.dashboards.executive",
+    "CampaignApp": "crmkit.dashboards.campaign",
+    "PlanWhatIfApp": "crmkit.dashboards.plan_whatif",
 }
 
 

@@ -20,6 +20,7 @@ suggest its name, e.g. "Top-value frequent online buyers".
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -323,7 +324,9 @@ def profile_segments(
         ind = seg_values == sid
         n = int(ind.sum())
         raw, lg = raw_all[ind], log_all[ind]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        # A feature with no value in a segment (all NaN) has no mean: NaN, said nowhere else.
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = pd.Series(np.nanmean(raw, axis=0), index=cols)
             median = pd.Series(np.nanmedian(raw, axis=0), index=cols)
             sd = np.nanstd(raw, axis=0, ddof=1) if n > 1 else np.full(len(cols), np.nan)
