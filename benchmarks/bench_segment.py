@@ -3,7 +3,7 @@
 Run on purpose, never as a test::
 
     python benchmarks/bench_segment.py                       # all three parts
-    python benchmarks/bench_segment.py --parts truth --seeds 0,7 --customers 100000
+    python benchmarks/bench_segment.py --parts truth --seeds 0,1 --customers 100000
     python benchmarks/bench_segment.py --parts scale --scale-customers 1000000
     python benchmarks/bench_segment.py --parts report --store /path/to/100k.duckdb
 
@@ -17,6 +17,9 @@ Parts:
     grid; the bootstrap stability of each; and the *ceiling*: the ARI of the Bayes-optimal
     assignment computed from the planted parameters themselves
     (``tests/test_segment_truth.py::bayes_segments``), the best any method can reach.
+    Seed 0 is the world the truth tests use (at 50,000 customers); seed 1 no test uses.
+    Issue 4 asks for ARI ≥ 0.8 on 100,000 customers: on the demo world the Gaussian
+    mixture reaches about 0.92 and k-means about 0.80, against a ceiling of about 0.98.
 ``scale``
     RFM scoring and k-means on ``--scale-customers`` customers: the customer-feature
     rows of a 100k demo world resampled (with replacement, fresh ids) to that size, so
@@ -138,7 +141,7 @@ def report(store: str | None, n: int) -> pd.DataFrame:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--parts", default="truth,scale,report")
-    p.add_argument("--seeds", default="0,7")
+    p.add_argument("--seeds", default="0,1")
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--scale-customers", type=int, default=1_000_000)
     p.add_argument("--store", default=None, help="a 100k demo store for the report part (default: build one)")

