@@ -8,53 +8,22 @@ checks the tiles against numbers computed here by SQL on the store. It saves
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
+from _browser import ARTIFACTS, BROWSER_MARKS, timings_recorder, voila_server
 from _oracle import sql_kpis
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
 FIRST_RENDER_TIMEOUT_MS = 120_000  # kernel start + imports + load: ~10–20 s on 2 cores, more when busy
 CHANGE_TIMEOUT_MS = 30_000
 
-pytestmark = [
-    pytest.mark.browser,
-    # scripts/test.sh installs chromium; in CI a missing browser is a failure, not a skip
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
+voila = voila_server("overview")
+timings = timings_recorder("overview")
 
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture(scope="module")
-def timings():
-    found: dict[str, float] = {}
-    yield found
-    if found:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "overview-timings.json").write_text(json.dumps(found, indent=2) + "\n")
-
-
-@pytest.fixture(scope="module")
-def voila(demo_store):
-    """Voila serving the overview dashboard on the demo store, on a free port of 127.0.0.1."""
-    from crmkit import dashboards
-
-    started = time.perf_counter()
-    server = dashboards.start("overview", source=demo_store, timeout=120)
-    server.start_seconds = time.perf_counter() - started
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --------------------------------------------------------------------------- expected numbers

@@ -9,51 +9,21 @@ the planning tab as ``campaign-planning.png``, and the timings) to look at.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
+from _browser import ARTIFACTS, BROWSER_MARKS, timings_recorder, voila_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
 FIRST_RENDER_TIMEOUT_MS = 150_000  # kernel start, imports, the latest campaign's members and readout
 CHANGE_TIMEOUT_MS = 60_000
 CAMPAIGN = "CMP05"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
+voila = voila_server("campaign")
+timings = timings_recorder("campaign")
 
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture(scope="module")
-def timings():
-    found: dict[str, float] = {}
-    yield found
-    if found:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "campaign-timings.json").write_text(json.dumps(found, indent=2) + "\n")
-
-
-@pytest.fixture(scope="module")
-def voila(demo_store):
-    from crmkit import dashboards
-
-    started = time.perf_counter()
-    server = dashboards.start("campaign", source=demo_store, timeout=120)
-    server.start_seconds = time.perf_counter() - started
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

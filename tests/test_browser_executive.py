@@ -9,40 +9,19 @@ SLA tiles, and saves ``test-artifacts/executive.png`` (with the timings it measu
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
+from _browser import ARTIFACTS, BROWSER_MARKS, voila_server
 from _oracle import sql_kpis
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
 FIRST_RENDER_TIMEOUT_MS = 150_000  # kernel start, imports, load and two forecasts: slow on a busy 2-core machine
 CHANGE_TIMEOUT_MS = 30_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
+voila = voila_server("executive")
 
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture(scope="module")
-def voila(demo_store):
-    from crmkit import dashboards
-
-    started = time.perf_counter()
-    server = dashboards.start("executive", source=demo_store, timeout=120)
-    server.start_seconds = time.perf_counter() - started
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def tile(page, key: str):

@@ -19,6 +19,7 @@ __all__ = [
     "find_source",
     "plotly_bundle",
     "plotly_output",
+    "DataSource",
 ]
 
 # One stylesheet for every dashboard. Colours: a calm blue accent on white cards.
@@ -149,3 +150,33 @@ def plotly_bundle(figure) -> dict:
 def plotly_output(figure) -> tuple[dict, ...]:
     """``ipywidgets.Output.outputs`` that show ``figure``: ``out.outputs = plotly_output(fig)``."""
     return ({"output_type": "display_data", "data": plotly_bundle(figure), "metadata": {}},)
+
+
+class DataSource:
+    """Where a dashboard reads from: in-memory CRM data, or a source opened per use.
+
+    ``DataSource(data).run(fn)`` calls ``fn`` with the in-memory data as given; with an
+    engine connection for a DuckDB store or an engine URL (so the work runs where the data
+    lives, and the store is not held open between calls); or with a folder or workbook
+    loaded and validated once (``tables``: only those tables) and kept for later calls.
+    """
+
+    def __init__(self, data, *, tables=None):
+        self.data = data
+        self.tables = tables
+        self._loaded = None
+
+    def run(self, fn):
+        from pathlib import Path
+
+        from crmkit import io as crm_io
+
+        if not isinstance(self.data, (str, Path)):
+            return fn(self.data)
+        source = str(self.data)
+        if crm_io.is_url(source) or Path(source).suffix.lower() in (".duckdb", ".db", ".ddb"):
+            with crm_io.connect(source) as con:
+                return fn(con)
+        if self._loaded is None:
+            self._loaded = crm_io.load(source, tables=self.tables).data
+        return fn(self._loaded)

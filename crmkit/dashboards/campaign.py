@@ -25,12 +25,18 @@ import html
 import math
 import time
 import warnings
-from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 
-from crmkit.dashboards._widgets import find_source, format_count, header_html, message_html, tile_html
+from crmkit.dashboards._widgets import (
+    DataSource,
+    find_source,
+    format_count,
+    header_html,
+    message_html,
+    tile_html,
+)
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["CampaignApp", "ALL_SEGMENTS", "POWER_OPTIONS", "ARMS_OPTIONS", "MEASURES"]
@@ -320,18 +326,9 @@ class CampaignApp:
 
     def _with_data(self, fn):
         """Run ``fn(data)`` on the in-memory data, an engine connection, or loaded files."""
-        from crmkit import io as crm_io
-
-        data = self.data_
-        if not isinstance(data, (str, Path)):
-            return fn(data)
-        source = str(data)
-        if crm_io.is_url(source) or Path(source).suffix.lower() in (".duckdb", ".db", ".ddb"):
-            with crm_io.connect(source) as con:
-                return fn(con)
-        if not hasattr(self, "_loaded"):
-            self._loaded = crm_io.load(source).data
-        return fn(self._loaded)
+        if getattr(self, "_source", None) is None or self._source.data is not self.data_:
+            self._source = DataSource(self.data_)
+        return self._source.run(fn)
 
     def _latest_campaign(self) -> str:
         c = self.campaigns_

@@ -27,7 +27,14 @@ import time
 
 import ipywidgets as widgets
 
-from crmkit.dashboards._widgets import PAGE_CSS, find_source, format_count, format_money, message_html, plotly_bundle
+from crmkit.dashboards._widgets import (
+    PAGE_CSS,
+    find_source,
+    format_count,
+    format_money,
+    message_html,
+    plotly_bundle,
+)
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["ExecutiveApp", "PERIODS", "COMPARISONS"]

@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import base64
 import time
-from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 
-from crmkit.dashboards._widgets import find_source, format_count, header_html, message_html, plotly_bundle, tile_html
+from crmkit.dashboards._widgets import (
+    DataSource,
+    find_source,
+    format_count,
+    header_html,
+    message_html,
+    plotly_bundle,
+    tile_html,
+)
 from crmkit.errors import CrmkitError, ParameterError
 
 __all__ = ["SegmentExplorerApp", "METHOD_OPTIONS", "FEATURE_OPTIONS", "COMPARE_OPTIONS"]
@@ -174,19 +181,11 @@ class SegmentExplorerApp:
 
     def _with_data(self, fn):
         """Run ``fn(data)`` on the in-memory data, an engine connection, or loaded files."""
-        from crmkit import io as crm_io
         from crmkit.segment import tables_needed
 
-        data = self.data_
-        if not isinstance(data, (str, Path)):
-            return fn(data)
-        source = str(data)
-        if crm_io.is_url(source) or Path(source).suffix.lower() in (".duckdb", ".db", ".ddb"):
-            with crm_io.connect(source) as con:
-                return fn(con)
-        if not hasattr(self, "_loaded"):
-            self._loaded = crm_io.load(source, tables=tables_needed("full")).data
-        return fn(self._loaded)
+        if getattr(self, "_source", None) is None or self._source.data is not self.data_:
+            self._source = DataSource(self.data_, tables=tables_needed("full"))
+        return self._source.run(fn)
 
     def features_at(self, date) -> pd.DataFrame:
         """Customer features at ``date`` (cached: computed once per date)."""
