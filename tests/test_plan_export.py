@@ -58,11 +58,12 @@ def test_formula_injection_is_neutralised(tmp_path):
                          "channel": "email", "expected_value": [1.0, 2.0, 3.0], "cost": 0.0})
     plan = pl.optimize(cand, policy, start_date="2025-07-01", holdout_share=0.0)
     assert len(plan.rows) == 3
-    out = pd.read_csv(plan.to_csv(tmp_path / "p.csv"), dtype=str).set_index("expected_value")
-    assert out.loc["1.0", "offer"] == "'=HYPERLINK(\"http://x\")"
-    assert out.loc["2.0", "offer"] == "'@SUM(A1)" and out.loc["2.0", "customer_id"] == "'-2+3"
-    assert out.loc["1.0", "customer_id"] == "'+cmd|' /C calc'!A0"
-    assert out.loc["3.0", "offer"] == "plain" and out.loc["3.0", "customer_id"] == "ok"
+    out = pd.read_csv(plan.to_csv(tmp_path / "p.csv"), dtype=str)
+    out = out.set_index(out["expected_value"].astype(float))
+    assert out.loc[1.0, "offer"] == "'=HYPERLINK(\"http://x\")"
+    assert out.loc[2.0, "offer"] == "'@SUM(A1)" and out.loc[2.0, "customer_id"] == "'-2+3"
+    assert out.loc[1.0, "customer_id"] == "'+cmd|' /C calc'!A0"
+    assert out.loc[3.0, "offer"] == "plain" and out.loc[3.0, "customer_id"] == "ok"
     pq = pd.read_parquet(plan.to_parquet(tmp_path / "p.parquet"))
     assert all(not str(v).startswith(("=", "+", "-", "@")) for v in pq[["customer_id", "offer"]].to_numpy().ravel())
 
@@ -92,3 +93,21 @@ def test_to_store_writes_campaigns_the_readout_can_read(demo_plan, demo_store, t
     assert back.sort_index().to_dict() == cells.sort_index().to_dict()
     with pytest.raises(ParameterError, match="already holds"):
         demo_plan.to_store(store, campaign_id="PLAN-TEST")
+
+
+def test_plan_functions_read_a_store_path_like_loaded_data(demo_store):
+    """A DuckDB store path (or any source crmkit.io.load reads) works where CRMData does."""
+    from crmkit import io
+
+    policy = pl.ContactPolicy.default()
+    data = io.load(demo_store).data
+    from_path = pl.eligibility(str(demo_store), policy, "2026-01-01")
+    from_data = pl.eligibility(data, policy, "2026-01-01")
+    pd.testing.assert_frame_equal(from_path.counts, from_data.counts)
+    pd.testing.assert_frame_equal(
+        pl.candidates(demo_store, policy, "2026-01-01", eligibility=from_path),
+        pl.candidates(data, policy, "2026-01-01", eligibility=from_data),
+    )
+    pd.testing.assert_frame_equal(
+        pl.contact_pressure(demo_store, "2026-01-01"), pl.contact_pressure(data, "2026-01-01")
+    )

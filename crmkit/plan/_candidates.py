@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from crmkit.errors import DataValidationError, ParameterError
-from crmkit.plan._eligibility import Eligibility, _as_day
+from crmkit.plan._eligibility import Eligibility, _as_day, crm_data
 from crmkit.plan._eligibility import eligibility as _eligibility
 from crmkit.plan._policy import ContactPolicy
 
@@ -83,6 +83,7 @@ def candidates(data, policy: ContactPolicy, as_of, *, value=None, uplift=None, h
         ``allowed ≥ weight`` appear (``include_capped=True`` keeps capped pairs, allowed 0,
         so a what-if can loosen the caps later). ``attrs``: as_of, horizon_days.
     """
+    data = crm_data(data)
     if not isinstance(policy, ContactPolicy):
         raise ParameterError(f"policy: expected a crmkit.plan.ContactPolicy, found {type(policy).__name__}.")
     as_of = _as_day(as_of)

@@ -38,6 +38,18 @@ __all__ = ["Eligibility", "contact_pressure", "eligibility", "outbound_history"]
 _DAY = np.timedelta64(1, "D")
 
 
+def crm_data(data):
+    """The CRM tables to plan on: ``data`` itself, or a source read and validated with
+    :func:`crmkit.io.load` (a DuckDB store, a folder, a workbook or an engine URL)."""
+    import os
+
+    if isinstance(data, (str, os.PathLike)):
+        from crmkit.io import load
+
+        return load(data).data
+    return data
+
+
 def _as_day(value, name="as_of") -> pd.Timestamp:
     try:
         t = pd.Timestamp(value)
@@ -287,6 +299,7 @@ def eligibility(data, policy: ContactPolicy, as_of, *, horizon_days: int = 7) ->
         raise ParameterError(f"horizon_days: expected a whole number ≥ 1, found {horizon_days!r}.")
     h = int(horizon_days)
     as_of = _as_day(as_of)
+    data = crm_data(data)
     if getattr(data, "customers", None) is None or "customer_id" not in data.customers.columns:
         raise DataValidationError("customers: the table (with customer_id) is needed to plan contacts.")
     if getattr(data, "consents", None) is None:
@@ -389,6 +402,7 @@ def contact_pressure(data, as_of, *, window_days: int = 30, by=None, policy: Con
     as_of = _as_day(as_of)
     if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) or window_days < 1:
         raise ParameterError(f"window_days: expected a whole number ≥ 1, found {window_days!r}.")
+    data = crm_data(data)
     if getattr(data, "customers", None) is None:
         raise DataValidationError("customers: the table is needed to measure contact pressure.")
     customers = pd.Index(data.customers["customer_id"].astype(str).unique(), name="customer_id")

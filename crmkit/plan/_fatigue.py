@@ -757,7 +757,9 @@ def fatigue_curve(
     ):
         raise ParameterError(f"max_contacts: expected a whole number ≥ 1 or None, found {max_contacts!r}.")
 
-    m, set_aside = _members_with_n(data, int(window_days))
+    from crmkit.plan._eligibility import crm_data
+
+    m, set_aside = _members_with_n(crm_data(data), int(window_days))
     n_treated, n_control = int(m["treated"].sum()), int((m["treated"] == 0).sum())
     if n_treated == 0 or n_control == 0:
         raise DataValidationError(

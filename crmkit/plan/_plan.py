@@ -165,6 +165,10 @@ class ContactPlan:
         out = self.rows[_EXPORT_COLUMNS].copy()
         out["planned_date"] = pd.to_datetime(out["planned_date"]).dt.date
         if contact_fields:
+            if data is not None:
+                from crmkit.plan._eligibility import crm_data
+
+                data = crm_data(data)
             cust = getattr(data, "customers", None)
             if cust is None:
                 raise ParameterError("contact_fields=True needs data= (a CRMData with customers) to look up names, e-mail and phone.")
@@ -178,7 +182,8 @@ class ContactPlan:
     def to_csv(self, path, *, contact_fields: bool = False, data=None) -> Path:
         """Write the plan for a marketing-automation tool (no personal data unless ``contact_fields``)."""
         path = Path(path)
-        self._export_frame(contact_fields, data).to_csv(path, index=False)
+        # 10 significant digits: exact enough for money, without float noise (0.026999999999999996)
+        self._export_frame(contact_fields, data).to_csv(path, index=False, float_format="%.10g")
         return path
 
     def to_parquet(self, path, *, contact_fields: bool = False, data=None) -> Path:
