@@ -112,7 +112,8 @@ def test_campaign_report(campaign_id, render, demo_store, campaigns, small_world
             diff = " ".join(f"{v * 100:+.2f}".replace("-", "−") for v in (r.diff, r.diff_low))
             assert re.search(rf"{label} {r.n:,} .*?{re.escape(diff.split()[0])} {re.escape(diff.split()[1])} to ", text)
             # the revenue section: net return with its bootstrap interval, in pounds
-            net = f"{'−' if r.net_revenue < 0 else '+'}£{abs(r.net_revenue):,.2f}"
+            amount = f"{abs(r.net_revenue):,.2f}" if abs(r.net_revenue) < 100 else f"{abs(r.net_revenue):,.0f}"
+            net = f"{'−' if r.net_revenue < 0 else '+'}£{amount}"
             assert f"the net return was {net}" in text
 
     # the sections a director reads, with their words

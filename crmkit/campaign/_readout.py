@@ -591,7 +591,7 @@ class Readout:
             raise ParameterError("plot_segments: this readout has no segment breakdown; pass segment_col= to readout().")
         s = self.segments[~self.segments["is_control"] & self.segments["diff"].notna()]
         multi = len(self.arms) > 1
-        labels = [f"{seg} · {arm}" if multi else str(seg) for seg, arm in zip(s["segment"], s["arm"])]
+        labels = [f"{seg} · {arm_label(arm, 3)}" if multi else str(seg) for seg, arm in zip(s["segment"], s["arm"])]
         return _forest(labels, s["diff"], s["diff_low"], s["diff_high"],
                        lo2=s["diff_low_simultaneous"], hi2=s["diff_high_simultaneous"],
                        title=f"Difference in {self.outcome} rate vs {self.control} by segment", ax=ax)
