@@ -466,3 +466,16 @@ def test_members_with_rfm_or_saved_segments(small_world, tmp_path):
     pd.testing.assert_series_equal(cp.campaign_members(str(cut_store), "CMP04", segments="segments")["segment"],
                                    saved["segment"])
     pd.testing.assert_series_equal(cp.campaign_members(str(cut_store), "CMP04", segments="rfm")["segment"], rfm["segment"])
+
+
+def test_balance_with_a_one_member_control_is_skipped_and_keeps_its_columns():
+    """A control group of one has no variance: the balance check says so instead of breaking callers."""
+    members = pd.DataFrame({
+        "group": ["treatment"] * 18 + ["control"],
+        "converted": [True, False] * 9 + [False],
+        "pre_orders": np.arange(19, dtype=float),
+    })
+    r = cp.readout(members)
+    assert list(r.balance.columns[:3]) == ["column", "arm", "mean_arm"] and r.balance.empty
+    row = r.checks[r.checks["check"] == "pre-period balance"].iloc[0]
+    assert row["status"] == "skipped" and "fewer than 2 members" in row["message"]

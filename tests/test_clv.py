@@ -124,7 +124,15 @@ def test_bgnbd_from_transactions_through_rfm_summary_gives_the_same_fit(cdnow_tx
 def test_pareto_nbd_on_cdnow_matches_lifetimes_and_the_published_fit(cdnow):
     m = clv.ParetoNBD().fit(cdnow, time_unit="W")
     lt = _lt("ParetoNBDFitter")().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
-    np.testing.assert_allclose(m.params_, lt.params_[["r", "alpha", "s", "beta"]], rtol=1e-3)
+    columns = [cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    lt_params = lt.params_[["r", "alpha", "s", "beta"]]
+    lt_loglik = clv.ParetoNBD()._loglik(lt_params.to_numpy(float), *columns).sum()
+    if lt_loglik > m.log_likelihood_ - 1e-3:
+        np.testing.assert_allclose(m.params_, lt_params, rtol=1e-3)
+    else:
+        # lifetimes' BFGS from 0.1·ones sometimes stops early on the likelihood's flat ridge along
+        # (s, beta) (seen once in CI: s 1.66, beta 50, 2.2 log-likelihood units lower): ours must then be better.
+        assert m.log_likelihood_ > lt_loglik
     # Published: r, alpha, s to 1e-3; beta to 1.5e-3 — the likelihood is flat along beta
     # (its standard error is ~20 % of it): at the published values it is 2e-5 lower than here.
     np.testing.assert_allclose(m.params_[["r", "alpha", "s"]], [0.5534, 10.5802, 0.6061], rtol=1e-3)

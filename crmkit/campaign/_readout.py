@@ -373,6 +373,10 @@ def _srm_check(sizes: pd.Series, planned_shares) -> tuple[pd.DataFrame, list[str
     return pd.DataFrame([row]), ([] if ok else [msg])
 
 
+#: Columns of :attr:`Readout.balance` (one row per pre-period column and arm).
+_BALANCE_COLS = ["column", "arm", "mean_arm", "mean_control", "smd", "smd_low", "smd_high", "p_value", "ok"]
+
+
 def _balance_checks(columns: dict, where: dict, control: str, arms: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Pre-period balance of each column between each arm and control.
 
@@ -419,7 +423,11 @@ def _balance_checks(columns: dict, where: dict, control: str, arms: list[str]) -
                            "smd_low": lo, "smd_high": hi, "p_value": p, "ok": ok})
             if not ok:
                 warns.append(msg)
-    return pd.DataFrame(rows, columns=_CHECK_COLS), pd.DataFrame(detail), warns
+    if not rows and columns:
+        rows.append({"check": "pre-period balance", "statistic": np.nan, "p_value": np.nan, "ok": pd.NA,
+                     "status": "skipped",
+                     "message": "Pre-period balance check skipped: a group has fewer than 2 members with pre-period data."})
+    return pd.DataFrame(rows, columns=_CHECK_COLS), pd.DataFrame(detail, columns=_BALANCE_COLS), warns
 
 
 # --------------------------------------------------------------------------- result
@@ -475,7 +483,7 @@ class Readout:
     warnings: list = field(default_factory=list)
     segments: pd.DataFrame | None = None
     segments_note: str | None = None
-    balance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    balance: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_BALANCE_COLS))
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "reason"]))
     n_rows: int = 0
     n_set_aside: int = 0
@@ -965,7 +973,7 @@ def readout(
         bal_checks = pd.DataFrame([{"check": "pre-period balance", "statistic": np.nan, "p_value": np.nan, "ok": pd.NA,
                                     "status": "skipped",
                                     "message": "Pre-period balance check skipped: no pre-period columns (pre_period_cols=)."}])
-        balance, bal_warns = pd.DataFrame(), []
+        balance, bal_warns = pd.DataFrame(columns=_BALANCE_COLS), []
     checks = pd.concat([srm, bal_checks], ignore_index=True)[_CHECK_COLS]
     segments = note = None
     if segment_col is not None:
