@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmkit.campaign._data import PRE_PERIOD_COLUMNS
 from crmkit.errors import DataValidationError, ParameterError
 
 __all__ = ["UpliftModel", "uplift_dataset", "UPLIFT_FEATURES", "MIN_UPLIFT_MEMBERS"]
@@ -35,18 +36,9 @@ MIN_UPLIFT_MEMBERS = 20
 
 METHODS = ("t_learner", "x_learner", "dr_learner")
 
-#: Member covariates :func:`uplift_dataset` uses (all computed before the campaign start).
-UPLIFT_FEATURES = (
-    "pre_orders",
-    "pre_revenue",
-    "pre_orders_total",
-    "pre_revenue_total",
-    "pre_avg_order_value",
-    "pre_recency_days",
-    "tenure_days",
-    "pre_contacts_outbound",
-    "pre_contacts_30d",
-)
+#: Member covariates :func:`uplift_dataset` uses: the pre-period columns of
+#: :func:`~crmkit.campaign.campaign_members` (all computed before the campaign start).
+UPLIFT_FEATURES = PRE_PERIOD_COLUMNS
 
 
 def _signed_log(x):
