@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+from contextlib import contextmanager
 
 __all__ = [
     "PAGE_CSS",
@@ -20,6 +21,8 @@ __all__ = [
     "plotly_bundle",
     "plotly_output",
     "DataSource",
+    "quietly",
+    "check_choice",
 ]
 
 # One stylesheet for every dashboard. Colours: a calm blue accent on white cards.
@@ -180,3 +183,24 @@ class DataSource:
         if self._loaded is None:
             self._loaded = crm_io.load(source, tables=self.tables).data
         return fn(self._loaded)
+
+
+@contextmanager
+def quietly(app):
+    """Change an app's widgets without their observers refreshing it (they check ``app._suspend``),
+    so that several changes lead to one refresh afterwards."""
+    app._suspend = True
+    try:
+        yield
+    finally:
+        app._suspend = False
+
+
+def check_choice(picker, value, name: str):
+    """``value`` if it is one of ``picker``'s option values, else a ParameterError listing them."""
+    from crmkit.errors import ParameterError
+
+    allowed = [v for _, v in picker.options]
+    if value not in allowed:
+        raise ParameterError(f"{name}: expected one of {', '.join(map(repr, allowed))}, found {value!r}.")
+    return value

@@ -31,10 +31,12 @@ import pandas as pd
 
 from crmkit.dashboards._widgets import (
     DataSource,
+    check_choice,
     find_source,
     format_count,
     header_html,
     message_html,
+    quietly,
     tile_html,
 )
 from crmkit.errors import CrmkitError, ParameterError
@@ -274,11 +276,8 @@ class CampaignApp:
             if campaign_id not in (None, "") and campaign_id not in ids:
                 self._set_message(f"campaign_id: no campaign {campaign_id!r}; known: {', '.join(ids)}. "
                                   f"Showing {start}.", kind="error")
-            self._suspend = True
-            try:
+            with quietly(self):
                 self.campaign_picker.value = start
-            finally:
-                self._suspend = False
             self._select_campaign(start, keep_message=self.message is not None)
         self.refresh_plan()
 
@@ -491,27 +490,17 @@ class CampaignApp:
 
     def set_campaign(self, campaign_id: str) -> "CampaignApp":
         """Choose a campaign as a person would with the picker (the segment goes back to all customers)."""
-        allowed = [v for _, v in self.campaign_picker.options]
-        if campaign_id not in allowed:
-            raise ParameterError(f"campaign_id: expected one of {', '.join(map(repr, allowed))}, found {campaign_id!r}.")
-        self._suspend = True
-        try:
+        check_choice(self.campaign_picker, campaign_id, "campaign_id")
+        with quietly(self):
             self.campaign_picker.value = campaign_id
-        finally:
-            self._suspend = False
         self._select_campaign(campaign_id)
         return self
 
     def set_segment(self, segment) -> "CampaignApp":
         """Restrict the readout to one segment (its label), or ``"all"`` for every member."""
-        allowed = [v for _, v in self.segment_picker.options]
-        if segment not in allowed:
-            raise ParameterError(f"segment: expected one of {', '.join(map(repr, allowed))}, found {segment!r}.")
-        self._suspend = True
-        try:
+        check_choice(self.segment_picker, segment, "segment")
+        with quietly(self):
             self.segment_picker.value = segment
-        finally:
-            self._suspend = False
         self.refresh()
         return self
 
@@ -550,12 +539,9 @@ class CampaignApp:
                     options.append((f"{label} ({int(row['total']):,}, {control:,} in control)", label))
                 else:
                     self.segments_left_out_.append(label)
-        self._suspend = True
-        try:
+        with quietly(self):
             self.segment_picker.options = options
             self.segment_picker.value = ALL_SEGMENTS
-        finally:
-            self._suspend = False
         self.segment_picker.disabled = len(options) == 1
         left = self.segments_left_out_
         self._filter_note.value = (
@@ -903,16 +889,10 @@ class CampaignApp:
         for picker, value, name in ((self.power_picker, power, "power"), (self.arms_picker, arms, "arms")):
             if value is _UNSET:
                 continue
-            allowed = [v for _, v in picker.options]
-            if value not in allowed:
-                raise ParameterError(f"{name}: expected one of {', '.join(map(repr, allowed))}, found {value!r}.")
-            new[picker] = value
-        self._suspend = True
-        try:
+            new[picker] = check_choice(picker, value, name)
+        with quietly(self):
             for widget, value in new.items():
                 widget.value = value
-        finally:
-            self._suspend = False
         self.refresh_plan()
         return self
 

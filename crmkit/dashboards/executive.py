@@ -34,6 +34,7 @@ from crmkit.dashboards._widgets import (
     format_money,
     message_html,
     plotly_bundle,
+    quietly,
 )
 from crmkit.errors import CrmkitError, ParameterError
 
@@ -307,14 +308,11 @@ class ExecutiveApp:
             raise ParameterError(f"period: expected one of {', '.join(map(repr, PERIODS))}, found {period!r}.")
         if comparison is not None and comparison not in COMPARISONS:
             raise ParameterError(f"comparison: expected one of {', '.join(map(repr, COMPARISONS))}, found {comparison!r}.")
-        self._suspend = True
-        try:
+        with quietly(self):
             if period is not None:
                 self.period_picker.value = period
             if comparison is not None:
                 self.comparison_picker.value = comparison
-        finally:
-            self._suspend = False
         self.refresh()
         return self
 

@@ -27,6 +27,7 @@ from crmkit.dashboards._widgets import (
     header_html,
     message_html,
     plotly_bundle,
+    quietly,
     tile_html,
 )
 from crmkit.errors import CrmkitError, ParameterError
@@ -267,15 +268,12 @@ class OverviewApp:
         if len(tx):
             self._data_start = tx["ordered_at"].min().date()
             self._data_end = tx["ordered_at"].max().date()
-        self._suspend = True
-        try:
+        with quietly(self):
             self.region_picker.options = [ALL_REGIONS, *regions]
             self.region_picker.value = ALL_REGIONS
             self.region_picker.disabled = not regions
             self.start_picker.value = self._data_start
             self.end_picker.value = self._data_end
-        finally:
-            self._suspend = False
         meta = ""
         if self._data_start is not None:
             meta = (
@@ -318,12 +316,9 @@ class OverviewApp:
             new[self.start_picker] = _to_date(start, "start")
         if end is not _UNSET:
             new[self.end_picker] = _to_date(end, "end")
-        self._suspend = True
-        try:
+        with quietly(self):
             for picker, value in new.items():
                 picker.value = value
-        finally:
-            self._suspend = False
         self.refresh()
         return self
 

@@ -37,6 +37,7 @@ from crmkit.dashboards._widgets import (
     format_money,
     header_html,
     message_html,
+    quietly,
     tile_html,
 )
 from crmkit.errors import CrmkitError, ParameterError
@@ -253,8 +254,7 @@ class PlanWhatIfApp:
         return ("email", str(caps.loc[m, "window"].iloc[0])) if m.any() else None
 
     def _configure_sliders(self, budget) -> None:
-        self._suspend = True
-        try:
+        with quietly(self):
             top = _nice_ceiling(max(self.unconstrained_cost_ * 1.2, 1.0))
             step = top / 200
             self.budget_slider.max = top
@@ -281,8 +281,6 @@ class PlanWhatIfApp:
                 self.call_slider.max = int(_nice_ceiling(max(cap * 2, 10)))
                 self.call_slider.step = max(1, self.call_slider.max // 100)
                 self.call_slider.value = int(cap)
-        finally:
-            self._suspend = False
 
     def _disable(self) -> None:
         for w in self._sliders:
@@ -395,12 +393,9 @@ class PlanWhatIfApp:
             if slider.disabled:
                 raise ParameterError(f"{name}: the contact policy has no rule this slider changes.")
             new[slider] = v if isinstance(slider, widgets.FloatSlider) else int(round(v))
-        self._suspend = True
-        try:
+        with quietly(self):
             for slider, v in new.items():
                 slider.value = v
-        finally:
-            self._suspend = False
         self.refresh()
         return self
 

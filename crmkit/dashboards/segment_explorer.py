@@ -26,11 +26,13 @@ import pandas as pd
 
 from crmkit.dashboards._widgets import (
     DataSource,
+    check_choice,
     find_source,
     format_count,
     header_html,
     message_html,
     plotly_bundle,
+    quietly,
     tile_html,
 )
 from crmkit.errors import CrmkitError, ParameterError
@@ -312,16 +314,10 @@ class SegmentExplorerApp:
         ):
             if value is _UNSET:
                 continue
-            allowed = [v for _, v in picker.options]
-            if value not in allowed:
-                raise ParameterError(f"{name}: expected one of {', '.join(map(repr, allowed))}, found {value!r}.")
-            new[picker] = value
-        self._suspend = True
-        try:
+            new[picker] = check_choice(picker, value, name)
+        with quietly(self):
             for picker, value in new.items():
                 picker.value = value
-        finally:
-            self._suspend = False
         self.refresh()
         return self
 
@@ -393,13 +389,10 @@ class SegmentExplorerApp:
         self._show(self._migration_out, self.migration_.plot("heatmap"))
         names = seg.profile.segments[["segment", "segment_id"]]
         previous = self.selected_
-        self._suspend = True
-        try:
+        with quietly(self):
             self.segment_picker.options = [(f"{n} ({i})", int(i)) for n, i in zip(names["segment"], names["segment_id"])]
             keep = previous if previous in set(names["segment_id"]) else int(names["segment_id"].iloc[0])
             self.segment_picker.value = keep
-        finally:
-            self._suspend = False
         self.select_segment(self.segment_picker.value)
         self.last_refresh_seconds_ = time.perf_counter() - t0
 
@@ -420,11 +413,8 @@ class SegmentExplorerApp:
         sid = int(hit["segment_id"].iloc[0])
         self.selected_ = sid
         if self.segment_picker.value != sid:
-            self._suspend = True
-            try:
+            with quietly(self):
                 self.segment_picker.value = sid
-            finally:
-                self._suspend = False
         row = hit.iloc[0]
         self._detail_text.value = (
             f'<p class="crmkit-segment-detail" style="margin:4px 0 8px 0"><b>{_esc(row["segment"])}</b>: '
