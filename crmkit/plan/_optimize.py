@@ -150,6 +150,84 @@ def _codes(series: pd.Series, names: list[str]) -> np.ndarray:
     return pd.Index(names).get_indexer(series.astype(str)).astype(np.int64)
 
 
+class _Ledger:
+    """What a plan under construction uses, and what is left: contacts per customer (and,
+    when a customer may get several, their weight per channel and in all, and the offers
+    they have), contacts left per channel and per offer, and the budget left.
+
+    ``take(pool, sel)`` adds the rows of ``pool`` in the order given while every constraint
+    still holds; the repair of an integral plan and the greedy ranking both build through it.
+    Arrays are over the rows of one instance (``cust``, ``off``, ``chan`` are codes).
+    """
+
+    CHUNK = 20_000  # rows pre-filtered at once (resources only shrink, so a row that does not fit now never will)
+
+    def __init__(self, *, sel, cust, off, chan, w, cost, a_row, aa_row, k, n_ch, n_customers, cap, max_volume, budget):
+        self.cust, self.off, self.chan, self.w, self.cost = cust, off, chan, w, cost
+        self.a_row, self.aa_row, self.k, self.n_ch = a_row, aa_row, k, n_ch
+        self.n_taken = np.bincount(cust[sel], minlength=n_customers)
+        self.used_all = np.bincount(cust[sel], weights=w[sel], minlength=n_customers) if k > 1 else None
+        self.used_cc, self.taken_co = {}, set()
+        if k > 1:
+            for i in np.flatnonzero(sel).tolist():
+                key = cust[i] * n_ch + chan[i]
+                self.used_cc[key] = self.used_cc.get(key, 0.0) + w[i]
+            self.taken_co = set(zip(cust[sel].tolist(), off[sel].tolist()))
+        self.ch_left = np.where(np.isfinite(cap), np.floor(cap + 1e-9), np.inf) - np.bincount(chan[sel], minlength=n_ch)
+        self.of_count = np.bincount(off[sel], minlength=len(max_volume)).astype(float)
+        self.of_left = np.where(np.isfinite(max_volume), np.floor(max_volume + 1e-9), np.inf) - self.of_count
+        self.budget_left = np.inf if budget is None else budget - cost[sel].sum()
+        self.min_cost = cost.min() if len(cost) else 0.0
+
+    def room(self, rows) -> np.ndarray:
+        """Which of ``rows`` still fit the channel, offer, budget and per-customer count."""
+        return ((self.ch_left[self.chan[rows]] > 0) & (self.of_left[self.off[rows]] > 0)
+                & (self.cost[rows] <= self.budget_left + 1e-9) & (self.n_taken[self.cust[rows]] < self.k))
+
+    def take(self, pool, sel, *, deficit=None) -> list:
+        """Add the rows of ``pool`` (in order) that fit, marking them in ``sel``; stop once
+        ``deficit`` rows were taken when it is given. Returns the rows taken."""
+        cust, off, chan, w, cost = self.cust, self.off, self.chan, self.w, self.cost
+        a_row, aa_row, k, n_ch = self.a_row, self.aa_row, self.k, self.n_ch
+        n_taken, ch_left, of_left, of_count = self.n_taken, self.ch_left, self.of_left, self.of_count
+        used_cc, used_all, taken_co = self.used_cc, self.used_all, self.taken_co
+        taken = []
+        for start in range(0, len(pool), self.CHUNK):
+            part = pool[start:start + self.CHUNK]
+            part = part[self.room(part)]
+            if len(part) == 0:
+                if not np.any(ch_left > 0) or not np.any(of_left > 0):
+                    break
+                continue
+            for i in part.tolist():
+                c = cust[i]
+                if n_taken[c] >= k or ch_left[chan[i]] <= 0 or of_left[off[i]] <= 0 or cost[i] > self.budget_left + 1e-9:
+                    continue
+                if k > 1:
+                    if (c, off[i]) in taken_co:
+                        continue
+                    key = c * n_ch + chan[i]
+                    if used_cc.get(key, 0.0) + w[i] > a_row[i] + 1e-9 or used_all[c] + w[i] > aa_row[i] + 1e-9:
+                        continue
+                    used_cc[key] = used_cc.get(key, 0.0) + w[i]
+                    used_all[c] += w[i]
+                    taken_co.add((c, off[i]))
+                sel[i] = True
+                n_taken[c] += 1
+                ch_left[chan[i]] -= 1
+                of_left[off[i]] -= 1
+                of_count[off[i]] += 1
+                self.budget_left -= cost[i]
+                taken.append(i)
+                if deficit is not None:
+                    deficit -= 1
+                    if deficit <= 0:
+                        return taken
+            if self.budget_left < self.min_cost - 1e-12 or not np.any(ch_left > 0):
+                break
+        return taken
+
+
 class Optimizer:
     """Candidate arrays prepared once, solved many times (for what-if sliders).
 
@@ -863,10 +941,9 @@ class Optimizer:
         n_ch, n_of = len(self.channels), len(self.offers)
         k = inst["k"]
         sel = np.zeros(n, dtype=bool)
-        # per-customer state (indexed by customer code)
+        # per-customer state of the local choice (indexed by customer code; k > 1 only)
         n_taken = np.zeros(self.n_customers, dtype=np.int64)
         used_all = np.zeros(self.n_customers)
-        used_cc = {}  # sparse: (cust*n_ch+chan) -> weight, only touched when k>1
         taken_co = set()
         # 1. local choice: k rounds of "best feasible row with r > 0"
         mask = (r > 0) if init is None else np.asarray(init, dtype=bool)
@@ -884,20 +961,19 @@ class Optimizer:
             cand = np.flatnonzero(mask)
             cand = cand[np.argsort(-r[cand], kind="stable")]
             cand = cand[np.argsort(cust[cand], kind="stable")]
-            used_cc_arr = {}
+            used_cc = {}  # sparse: (cust*n_ch+chan) -> weight
             for i in cand.tolist():
                 c = cust[i]
                 if n_taken[c] >= k or (c, off[i]) in taken_co:
                     continue
                 key = c * n_ch + chan[i]
-                if used_cc_arr.get(key, 0.0) + w[i] > a_row[i] + 1e-9 or used_all[c] + w[i] > aa_row[i] + 1e-9:
+                if used_cc.get(key, 0.0) + w[i] > a_row[i] + 1e-9 or used_all[c] + w[i] > aa_row[i] + 1e-9:
                     continue
                 sel[i] = True
                 n_taken[c] += 1
                 taken_co.add((c, off[i]))
-                used_cc_arr[key] = used_cc_arr.get(key, 0.0) + w[i]
+                used_cc[key] = used_cc.get(key, 0.0) + w[i]
                 used_all[c] += w[i]
-            used_cc = used_cc_arr
         # 2. repair global constraints: drop the lowest-r contacts
         cap = inst["cap"]
         for ci in range(n_ch):
@@ -924,80 +1000,32 @@ class Optimizer:
                 m = int(np.searchsorted(cum, spent - inst["budget"] - 1e-9, "left")) + 1
                 sel[s[o[:m]]] = False
         # state after repair
-        n_taken = np.bincount(cust[sel], minlength=self.n_customers)
-        if k > 1:
-            used_all = np.bincount(cust[sel], weights=w[sel], minlength=self.n_customers)
-            used_cc = {}
-            for i in np.flatnonzero(sel).tolist():
-                key = cust[i] * n_ch + chan[i]
-                used_cc[key] = used_cc.get(key, 0.0) + w[i]
-            taken_co = set(zip(cust[sel].tolist(), off[sel].tolist()))
-        ch_left = np.where(np.isfinite(cap), np.floor(cap + 1e-9), np.inf) - np.bincount(chan[sel], minlength=n_ch)
-        of_count = np.bincount(off[sel], minlength=n_of).astype(float)
-        of_left = np.where(np.isfinite(inst["max"]), np.floor(inst["max"] + 1e-9), np.inf) - of_count
-        budget_left = np.inf if inst["budget"] is None else inst["budget"] - cost[sel].sum()
+        ledger = _Ledger(sel=sel, cust=cust, off=off, chan=chan, w=w, cost=cost, a_row=a_row, aa_row=aa_row, k=k,
+                         n_ch=n_ch, n_customers=self.n_customers, cap=cap, max_volume=inst["max"], budget=inst["budget"])
+        ch_left, of_left, of_count = ledger.ch_left, ledger.of_left, ledger.of_count
         mins = np.where(np.isfinite(inst["min"]), np.ceil(inst["min"] - 1e-9), 0.0)
 
         def fill(pool, need_offer=None):
-            nonlocal budget_left
-            taken = []
             if len(pool) == 0:
-                return taken
-            # what cannot fit now never fits later (resources only shrink): filter before sorting
-            pool = pool[(ch_left[chan[pool]] > 0) & (of_left[off[pool]] > 0) & (cost[pool] <= budget_left + 1e-9)
-                        & (n_taken[cust[pool]] < k)]
+                return []
+            pool = pool[ledger.room(pool)]
             pool = pool[np.argsort(-r[pool], kind="stable")]
-            chunk = 20000
             deficit = None if need_offer is None else mins[need_offer] - of_count[need_offer]
-            for start in range(0, len(pool), chunk):
-                part = pool[start:start + chunk]
-                ok = (ch_left[chan[part]] > 0) & (of_left[off[part]] > 0) & (cost[part] <= budget_left + 1e-9) & (n_taken[cust[part]] < k)
-                part = part[ok]
-                if len(part) == 0:
-                    if not np.any(ch_left > 0) or not np.any(of_left > 0):
-                        break
-                    continue
-                for i in part.tolist():
-                    c = cust[i]
-                    if n_taken[c] >= k or ch_left[chan[i]] <= 0 or of_left[off[i]] <= 0 or cost[i] > budget_left + 1e-9:
-                        continue
-                    if k > 1:
-                        if (c, off[i]) in taken_co:
-                            continue
-                        key = c * n_ch + chan[i]
-                        if used_cc.get(key, 0.0) + w[i] > a_row[i] + 1e-9 or used_all[c] + w[i] > aa_row[i] + 1e-9:
-                            continue
-                        used_cc[key] = used_cc.get(key, 0.0) + w[i]
-                        used_all[c] += w[i]
-                        taken_co.add((c, off[i]))
-                    sel[i] = True
-                    n_taken[c] += 1
-                    ch_left[chan[i]] -= 1
-                    of_left[off[i]] -= 1
-                    of_count[off[i]] += 1
-                    budget_left -= cost[i]
-                    taken.append(i)
-                    if deficit is not None:
-                        deficit -= 1
-                        if deficit <= 0:
-                            return taken
-                if budget_left < cost.min() - 1e-12 or not np.any(ch_left > 0):
-                    break
-            return taken
+            return ledger.take(pool, sel, deficit=deficit)
 
         # 3a. offers under their minimum: best rows of that offer among customers with room
         for oi in range(n_of):
             if mins[oi] > of_count[oi]:
-                pool = np.flatnonzero(~sel & (off == oi) & (n_taken[cust] < k))
+                pool = np.flatnonzero(~sel & (off == oi) & (ledger.n_taken[cust] < k))
                 fill(pool, need_offer=oi)
         # 3b. swap pass if still short: move customers from other offers to this one
         for oi in range(n_of):
             if mins[oi] > of_count[oi]:
                 self._swap_for_min(sel, oi, mins, of_count, of_left, ch_left, r, cust, off, chan, cost, inst, idx)
-                budget_left = np.inf if inst["budget"] is None else inst["budget"] - cost[sel].sum()
-                n_taken = np.bincount(cust[sel], minlength=self.n_customers)
+                ledger.budget_left = np.inf if inst["budget"] is None else inst["budget"] - cost[sel].sum()
+                ledger.n_taken = np.bincount(cust[sel], minlength=self.n_customers)
         # 3c. anything else with positive profit
-        pool = np.flatnonzero(~sel & (profit > 0) & (n_taken[cust] < k))
+        pool = np.flatnonzero(~sel & (profit > 0) & (ledger.n_taken[cust] < k))
         fill(pool)
         # 4. (k = 1) upgrades: move a planned customer to a more profitable row of theirs when the
         # slack allows (capacity on the new channel, the budget, the offer's maximum, minima kept)
@@ -1010,7 +1038,7 @@ class Optimizer:
             if len(up):
                 jj = j[up]
                 extra = cost[up] - cost[jj]
-                ok = (extra <= budget_left + 1e-9) & ((chan[up] == chan[jj]) | (ch_left[chan[up]] > 0)) & (
+                ok = (extra <= ledger.budget_left + 1e-9) & ((chan[up] == chan[jj]) | (ch_left[chan[up]] > 0)) & (
                     (off[up] == off[jj]) | (of_left[off[up]] > 0))
                 up, jj, extra = up[ok], jj[ok], extra[ok]
                 gain = profit[up] - profit[jj]
@@ -1021,7 +1049,7 @@ class Optimizer:
                     c = cust[i]
                     if c in moved or not sel[jo]:
                         continue
-                    if extra[t] > budget_left + 1e-9:
+                    if extra[t] > ledger.budget_left + 1e-9:
                         continue
                     if chan[i] != chan[jo] and ch_left[chan[i]] <= 0:
                         continue
@@ -1035,10 +1063,10 @@ class Optimizer:
                     of_left[off[i]] -= 1
                     of_count[off[jo]] -= 1
                     of_count[off[i]] += 1
-                    budget_left -= extra[t]
+                    ledger.budget_left -= extra[t]
                 if moved:
-                    n_taken = np.bincount(cust[sel], minlength=self.n_customers)
-                    fill(np.flatnonzero(~sel & (profit > 0) & (n_taken[cust] < k)))
+                    ledger.n_taken = np.bincount(cust[sel], minlength=self.n_customers)
+                    fill(np.flatnonzero(~sel & (profit > 0) & (ledger.n_taken[cust] < k)))
         return np.flatnonzero(sel), float(profit[sel].sum())
 
     def _swap_for_min(self, sel, oi, mins, of_count, of_left, ch_left, r, cust, off, chan, cost, inst, idx):
@@ -1100,49 +1128,18 @@ class Optimizer:
         return {"objective": obj, "selected": selected, "contacts": int(selected.sum())}
 
     def _greedy_take(self, inst, idx, score):
-        """Take rows in order of ``score`` (only score > −inf), respecting all constraints."""
-        saved_min = inst["min"]
-        inst2 = dict(inst)
-        inst2["min"] = np.full_like(saved_min, np.nan)  # greedy ignores minimum volumes
+        """Take rows in order of ``score`` (only score > −inf), respecting all constraints
+        (minimum volumes aside: greedy ignores them)."""
         n = len(idx)
         sel = np.zeros(n, dtype=bool)
         cust, off, chan = self.cust[idx], self.offer[idx], self.chan[idx]
-        w, cost, profit = self.weight[idx], self.cost_row[idx], self.profit[idx]
-        a_row, aa_row = inst["allowed"][idx], inst["allowed_all"][idx]
-        k, n_ch = inst["k"], len(self.channels)
-        cap = inst["cap"]
-        ch_left = np.where(np.isfinite(cap), np.floor(cap + 1e-9), np.inf)
-        of_left = np.where(np.isfinite(inst["max"]), np.floor(inst["max"] + 1e-9), np.inf)
-        budget_left = np.inf if inst["budget"] is None else inst["budget"]
-        n_taken = np.zeros(self.n_customers, dtype=np.int64)
-        used_all = np.zeros(self.n_customers)
-        used_cc, taken_co = {}, set()
+        cost, profit = self.cost_row[idx], self.profit[idx]
+        ledger = _Ledger(sel=sel, cust=cust, off=off, chan=chan, w=self.weight[idx], cost=cost,
+                         a_row=inst["allowed"][idx], aa_row=inst["allowed_all"][idx], k=inst["k"],
+                         n_ch=len(self.channels), n_customers=self.n_customers, cap=inst["cap"],
+                         max_volume=inst["max"], budget=inst["budget"])
         pool = np.flatnonzero(np.isfinite(score))
-        pool = pool[np.argsort(-score[pool], kind="stable")]
-        min_cost = cost.min() if n else 0.0
-        for start in range(0, len(pool), 50000):
-            part = pool[start:start + 50000]
-            part = part[(ch_left[chan[part]] > 0) & (of_left[off[part]] > 0) & (cost[part] <= budget_left + 1e-9) & (n_taken[cust[part]] < k)]
-            for i in part.tolist():
-                c = cust[i]
-                if n_taken[c] >= k or ch_left[chan[i]] <= 0 or of_left[off[i]] <= 0 or cost[i] > budget_left + 1e-9:
-                    continue
-                if k > 1:
-                    if (c, off[i]) in taken_co:
-                        continue
-                    key = c * n_ch + chan[i]
-                    if used_cc.get(key, 0.0) + w[i] > a_row[i] + 1e-9 or used_all[c] + w[i] > aa_row[i] + 1e-9:
-                        continue
-                    used_cc[key] = used_cc.get(key, 0.0) + w[i]
-                    used_all[c] += w[i]
-                    taken_co.add((c, off[i]))
-                sel[i] = True
-                n_taken[c] += 1
-                ch_left[chan[i]] -= 1
-                of_left[off[i]] -= 1
-                budget_left -= cost[i]
-            if budget_left < min_cost - 1e-12 or not np.any(ch_left > 0):
-                break
+        ledger.take(pool[np.argsort(-score[pool], kind="stable")], sel)
         return np.flatnonzero(sel), float(profit[sel].sum())
 
     # ------------------------------------------------------------------ shadow prices
