@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,8 @@ __all__ = [
     "store_info",
     "ensure_demo_store",
     "write_rejects",
+    "is_engine_source",
+    "opened",
 ]
 
 _TABULAR = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
@@ -332,3 +335,32 @@ def ensure_demo_store(path=None, n_customers: int = 100_000, seed: int = 0, *, p
 
     world = synth.demo_world(n_customers=n_customers, seed=seed, progress=progress)
     return save_store(world.data, path, meta={"kind": "demo", "n_customers": n_customers, "seed": seed})
+
+
+def is_engine_source(source) -> bool:
+    """True for a source read in place on its engine: a DuckDB store file or an engine URL
+    (anything else — a folder, a workbook, a CSV/Parquet file — is read into memory)."""
+    return is_url(str(source)) or Path(str(source)).suffix.lower() in (".duckdb", ".db", ".ddb")
+
+
+@contextmanager
+def opened(source=None):
+    """``source`` ready for crmkit's analyses, closed again afterwards.
+
+    A DuckDB store or engine URL gives a :class:`Connection` (the work runs on the engine);
+    a folder or workbook is read and validated with :func:`load` and gives its CRMData;
+    anything else (CRMData, a Connection, a dict of tables) is passed through. ``None`` or
+    ``""`` is the default source (:func:`crmkit.config.default_source`).
+    """
+    if source is None or isinstance(source, (str, os.PathLike)):
+        source = config.default_source() if source in (None, "") else source
+        if is_engine_source(source):
+            con = connect(source)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        yield load(source).data
+        return
+    yield source

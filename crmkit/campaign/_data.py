@@ -9,7 +9,6 @@ workbook is read with :func:`crmkit.io.load`).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import ibis
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crmkit.errors import DataValidationError, ParameterError
+from crmkit.io import opened
 
 __all__ = ["list_campaigns", "campaign_members", "campaign_info", "PRE_PERIOD_COLUMNS"]
 
@@ -34,26 +34,6 @@ PRE_PERIOD_COLUMNS = (
     "pre_contacts_outbound",
     "pre_contacts_30d",
 )
-
-
-@contextmanager
-def _opened(data):
-    """``data`` as something :func:`crmkit._ibis.table_of` reads; closes what it opened."""
-    if data is None or isinstance(data, (str, Path)):
-        from crmkit import config
-        from crmkit.io import connect, is_url, load
-
-        source = config.default_source() if data in (None, "") else data
-        if is_url(source) or Path(str(source)).suffix.lower() in (".duckdb", ".db", ".ddb"):
-            con = connect(source)
-            try:
-                yield con
-            finally:
-                con.close()
-            return
-        yield load(source).data
-        return
-    yield data
 
 
 def _campaigns_frame(data) -> pd.DataFrame:
@@ -106,7 +86,7 @@ def list_campaigns(data=None) -> pd.DataFrame:
         ``n_control`` (members in the group named ``"control"``) and ``arms`` (the groups,
         comma-separated: treatment arms in name order, then ``control``).
     """
-    with _opened(data) as d:
+    with opened(data) as d:
         campaigns = _campaigns_frame(d)
         members = _members_table(d)
         counts = (
@@ -126,7 +106,7 @@ def list_campaigns(data=None) -> pd.DataFrame:
 
 def campaign_info(data, campaign_id) -> pd.Series:
     """The campaigns-table row of one campaign; unknown id → :class:`ParameterError` listing the known ids."""
-    with _opened(data) as d:
+    with opened(data) as d:
         campaigns = _campaigns_frame(d)
     return _pick(campaigns, campaign_id)
 
@@ -231,7 +211,7 @@ def campaign_members(data, campaign_id, *, segments=None, pre_period_days: int =
 
     if not isinstance(pre_period_days, (int, np.integer)) or pre_period_days < 1:
         raise ParameterError(f"pre_period_days: expected a whole number of days >= 1, found {pre_period_days!r}.")
-    with _opened(data) as d:
+    with opened(data) as d:
         info = _pick(_campaigns_frame(d), campaign_id)
         table = _members_table(d)
         members = table.filter(table.campaign_id == ibis.literal(str(info["campaign_id"]))).to_pyarrow().to_pandas()

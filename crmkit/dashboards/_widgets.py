@@ -176,12 +176,11 @@ class DataSource:
 
         if not isinstance(self.data, (str, Path)):
             return fn(self.data)
-        source = str(self.data)
-        if crm_io.is_url(source) or Path(source).suffix.lower() in (".duckdb", ".db", ".ddb"):
-            with crm_io.connect(source) as con:
+        if crm_io.is_engine_source(self.data):
+            with crm_io.opened(self.data) as con:
                 return fn(con)
         if self._loaded is None:
-            self._loaded = crm_io.load(source, tables=self.tables).data
+            self._loaded = crm_io.load(self.data, tables=self.tables).data
         return fn(self._loaded)
 
 
